@@ -1,0 +1,30 @@
+"""The single `backoffice` entry point. Each command group lives in its own module
+under `cli/` and registers itself on `cli` when imported (see COMMAND_MODULES)."""
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# One line per command module; each module does `@cli.command()` / `@cli.group()`.
+COMMAND_MODULES: list[str] = [
+]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """backoffice: ATS events in; pay lines, invoices, credit memos and AR/GL syncs out."""
+
+
+def _load_commands() -> None:
+    for name in COMMAND_MODULES:
+        importlib.import_module(name)
+
+
+def main() -> None:
+    _load_commands()
+    cli(prog_name="backoffice")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Shared fixtures. Integration fixtures (embedded broker etc.) live in tests/fixtures/."""
