@@ -293,3 +293,58 @@ class Batch:
     amount_products_services: Decimal = Decimal("0.00")
     invoice_count: int = 0
     credit_memo_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TimesheetEntry:
+    work_date: dt.date
+    pay_code: PayCode
+    hours: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class TimesheetApproval:
+    """An approved timesheet; a higher version replaces an earlier approval."""
+
+    tenant_id: str
+    event_id: str
+    timesheet_id: str
+    placement_id: str
+    week_ending: dt.date
+    entries: tuple[TimesheetEntry, ...]
+    approved_at: dt.datetime
+    version: int
+    approver: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FeeRealized:
+    """A realized fee: placement fee, catalog product or service (future date = Scheduled)."""
+
+    tenant_id: str
+    event_id: str
+    fee_id: str
+    placement_id: str
+    kind: FeeKind
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    effective_date: dt.date
+    taxable: bool = True
+    catalog_item_id: str | None = None
+    version: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CreditMemoRequest:
+    """Operator's credit: from an invoiced line item (linked) or from a placement (unlinked)."""
+
+    tenant_id: str
+    request_id: str
+    placement_id: str
+    amount: Decimal
+    reason: str
+    effective_date: dt.date
+    credited_line_id: str | None = None
+    credited_invoice_id: str | None = None
+    description: str = ""
