@@ -49,7 +49,7 @@ class Decoded(NamedTuple):
 
 @dataclass(frozen=True)
 class SchemaVersion:
-    """One parsed schema: logical name (record name without the V<n> suffix), version, fingerprint."""
+    """One parsed schema version: record name, x-version, CRC-64-AVRO fingerprint."""
 
     name: str
     version: int
@@ -59,19 +59,15 @@ class SchemaVersion:
     raw: dict
 
 
-def _split_version(record_name: str) -> tuple[str, int]:
-    base = record_name.rsplit(".", 1)[-1]
-    head, sep, tail = base.rpartition("V")
-    if sep and tail.isdigit():
-        return head, int(tail)
-    return base, 1
 
 
 def load_schema(raw: dict) -> SchemaVersion:
     parsed = fastavro.parse_schema(raw)
     canonical = to_parsing_canonical_form(parsed)
     fp = bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO"))
-    name, version = _split_version(raw["name"])
+    # The record name stays stable across versions (Avro resolution matches on it);
+    # the version is the schema's "x-version" property, repeated in its doc.
+    name, version = raw["name"].rsplit(".", 1)[-1], int(raw.get("x-version", 1))
     full = f"{raw.get('namespace', '')}.{raw['name']}".lstrip(".")
     return SchemaVersion(name, version, full, parsed, fp, raw)
 
