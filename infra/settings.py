@@ -1,0 +1,88 @@
+"""Runtime configuration: environment variables with a BACKOFFICE_ prefix, plus the
+ecosystem's own KAFKA_BOOTSTRAP_SERVERS and SCHEMA_REGISTRY_URL.
+
+`load_settings()` turns a bad value into one readable SettingsError instead of a traceback.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(ValueError):
+    """Configuration that cannot be used; the message names each bad variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BACKOFFICE_", extra="ignore")
+
+    kafka_bootstrap_servers: str | None = Field(
+        default=None, validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "BACKOFFICE_KAFKA_BOOTSTRAP_SERVERS"),
+        description="host:port[,host:port]; unset means start the embedded Tansu broker.")
+    schema_registry_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("SCHEMA_REGISTRY_URL", "BACKOFFICE_SCHEMA_REGISTRY_URL"),
+        description="Confluent-compatible schema registry; unset means Avro single-object encoding.")
+    broker_port: int = Field(default=0, ge=0, le=65535, description="Port of the embedded broker (0 = any free port).")
+    data_dir: Path = Field(default=Path("var"), description="Where workers keep RocksDB tables and local state.")
+    table_store: str = Field(default="rocksdb://", description="Faust table store: rocksdb:// or memory://.")
+    timezone: str = Field(default="UTC", description="Agency's local time zone for batch windows (IANA name).")
+    week_ending_day: Literal["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"] = Field(
+        default="SUNDAY", description="Week Ending Day of the Invoice Setup screen.")
+    invoice_delay_days: int = Field(default=2, ge=0, le=27, description="Invoice Delay (days) after a period ends.")
+    preferred_start_time: str = Field(default="13:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+                                      description="Preferred Start Time (HH:MM local) of the weekly batch job.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
+    web_port: int = Field(default=6066, ge=0, le=65535, description="Worker's ops HTTP port (metrics, API).")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _host_ports(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        for part in value.split(","):
+            host, _, port = part.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"expected host:port[,host:port], got {value!r}")
+        return value
+
+
+def _env_name(field: str) -> str:
+    info = Settings.model_fields[field]
+    alias = info.validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"BACKOFFICE_{field.upper()}"
+
+
+def load_settings(**overrides) -> Settings:
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "?"
+            name = _env_name(field) if field in Settings.model_fields else field
+            problems.append(f"{name}: {err['msg']} (got {err.get('input')!r})")
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(problems)) from None
+
+
+def settings_table() -> list[tuple[str, str, str]]:
+    """(env var, default, description) for every setting: the README's configuration table."""
+    rows = []
+    for name, info in Settings.model_fields.items():
+        default = info.default
+        rows.append((_env_name(name), "" if default is None else str(default), info.description or ""))
+    return rows

@@ -1,0 +1,58 @@
+import os
+import time
+
+import pytest
+from confluent_kafka import Consumer, Producer
+
+from infra.admin import create_topics, partition_counts
+from infra.broker import EmbeddedBroker
+from infra.kafka import consumer_config, producer_config
+from schemas.topics import TOPICS, TopicSpec
+
+pytestmark = pytest.mark.integration
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie still answers kill(0); check its state
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().split()[2] != "Z"
+
+
+def test_embedded_broker_starts_serves_and_stops_without_orphans():
+    broker = EmbeddedBroker().start()
+    pid = broker.pid
+    try:
+        spec = TopicSpec("roundtrip", "k", 2, "delete", "SyncResult", "test")
+        create_topics(broker.bootstrap, [spec])
+        producer = Producer(producer_config(broker.bootstrap))
+        for i in range(10):
+            producer.produce("roundtrip", key=str(i).encode(), value=f"v{i}".encode())
+        producer.flush(10)
+        consumer = Consumer(consumer_config(broker.bootstrap, "g-roundtrip"))
+        consumer.subscribe(["roundtrip"])
+        got = []
+        deadline = time.monotonic() + 30
+        while len(got) < 10 and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is not None and not msg.error():
+                got.append(msg.value())
+        consumer.close()
+        assert sorted(got) == sorted(f"v{i}".encode() for i in range(10))
+    finally:
+        broker.stop()
+    assert not _alive(pid)
+
+
+def test_topic_creation_is_idempotent_with_partitions_and_cleanup_policy(kafka_bootstrap, unique_name):
+    specs = [TopicSpec(f"{unique_name}.{s.name}", s.key, s.partitions, s.cleanup_policy, s.schema, s.doc)
+             for s in TOPICS.values()]
+    first = create_topics(kafka_bootstrap, specs)
+    second = create_topics(kafka_bootstrap, specs)
+    assert set(first.values()) == {"created"}
+    assert set(second.values()) == {"exists"}
+    counts = partition_counts(kafka_bootstrap, [s.name for s in specs])
+    assert counts == {s.name: s.partitions for s in specs}
