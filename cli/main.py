@@ -8,6 +8,9 @@ import click
 
 # One line per command module; each module does `@cli.command()` / `@cli.group()`.
 COMMAND_MODULES: list[str] = [
+    "cli.broker",
+    "cli.simulate",
+    "cli.demo",
 ]
 
 
@@ -27,4 +30,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Re-import so command modules register on the same `cli` object they import.
+    from cli.main import main as _main
+
+    _main()

@@ -28,7 +28,7 @@ def free_port() -> int:
 
 def wait_for_broker(bootstrap: str, timeout: float = 20.0) -> None:
     """Block until the broker answers a metadata request."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 2000})
+    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 2000, "log_level": 0})
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
