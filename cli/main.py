@@ -11,6 +11,7 @@ COMMAND_MODULES: list[str] = [
     "cli.broker",
     "cli.simulate",
     "cli.demo",
+    "cli.worker",
 ]
 
 

@@ -1,0 +1,39 @@
+"""ats.accounts -> the Billto hierarchy, replicated to every worker (GlobalTable)."""
+from __future__ import annotations
+
+import logging
+
+from schemas.codec import DecodeError, decode
+from schemas.mapping import InvalidEvent, account_from_record
+from schemas.topics import ATS_ACCOUNTS
+from workers.app import RAW, app
+from workers.deadletter import DeadLetters
+from workers.names import BILLTO_TABLE
+from workers.state import PickledTable
+
+log = logging.getLogger(__name__)
+
+accounts_topic = app.topic(ATS_ACCOUNTS, schema=RAW, partitions=4, internal=False)
+billto = PickledTable(app.GlobalTable(BILLTO_TABLE, default=None, partitions=4, key_type=bytes, value_type=bytes))
+dead_letters = DeadLetters(app)
+
+
+def billto_key(tenant_id: str, entity_id: str) -> bytes:
+    return f"{tenant_id}:{entity_id}".encode()
+
+
+@app.agent(accounts_topic)
+async def ingest_accounts(stream):
+    """Keep the newest version of each Billto entity; older or equal versions are replays."""
+    async for event in stream.events():
+        message = event.message
+        try:
+            node = account_from_record(decode(message.value, topic=message.topic, partition=message.partition,
+                                              offset=message.offset).record)
+        except (DecodeError, InvalidEvent) as exc:
+            await dead_letters.send(message, exc)
+            continue
+        key = billto_key(node.tenant_id, node.entity_id)
+        current = billto.get(key)
+        if current is None or node.version > current.version:
+            billto[key] = node
