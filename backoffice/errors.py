@@ -1,0 +1,53 @@
+"""Named domain errors. Each carries a reason an operator can act on; the workers
+dead-letter the input errors and report the generation errors as findings."""
+from __future__ import annotations
+
+
+class DomainError(ValueError):
+    code = "DOMAIN_ERROR"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class InvalidPayLineInput(DomainError):
+    """An event that cannot become a pay line (e.g. negative hours)."""
+
+    code = "INVALID_INPUT"
+
+
+class UnknownPlacement(DomainError):
+    code = "UNKNOWN_PLACEMENT"
+
+
+class MissingBillRate(DomainError):
+    code = "MISSING_BILL_RATE"
+
+
+class PlacementCancelled(DomainError):
+    code = "PLACEMENT_CANCELLED"
+
+
+class IllegalPayLineTransition(DomainError):
+    code = "ILLEGAL_TRANSITION"
+
+
+class UnknownPayLine(DomainError):
+    code = "UNKNOWN_PAY_LINE"
+
+
+class MixedCurrency(DomainError):
+    code = "MIXED_CURRENCY"
+
+
+class CreditExceedsOriginal(DomainError):
+    code = "CREDIT_EXCEEDS_ORIGINAL"
+
+
+class NumberReused(DomainError):
+    code = "NUMBER_REUSED"
+
+
+class NotConsolidatable(DomainError):
+    code = "NOT_CONSOLIDATABLE"

@@ -1,0 +1,114 @@
+"""Generate Invoices (seed 000): health check, consolidation, numbering, batch.
+
+One pure function the workers call when a batch window closes or an operator asks
+for invoices now. Errors in the health check block the whole run; the caller keeps
+every line pending and reports the findings.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+from backoffice.billto import BilltoHierarchy, BilltoUnresolved
+from backoffice.consolidation import consolidate, skipped_by_window, stable_id
+from backoffice.health import HealthReport, health_check
+from backoffice.model import Batch, DocumentKind, Invoice, LineCategory, PayLine, Placement
+from backoffice.money import ZERO
+from backoffice.numbering import TenantSequence, number_invoices
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationRequest:
+    tenant_id: str
+    batch_key: str              # window id or command id: the batch id derives from it
+    issue_date: dt.date
+    period_start: dt.date
+    period_end: dt.date
+    created_at: dt.datetime
+    on_demand: bool = False     # on demand includes manual-mode accounts
+    account_id: str | None = None
+    first_number: int | None = None
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    report: HealthReport
+    invoices: tuple[Invoice, ...] = ()
+    batch: Batch | None = None
+    sequence: TenantSequence | None = None
+    assignments: dict[str, str] = field(default_factory=dict)   # pay_line_id -> invoice_id
+    left_pending: tuple[str, ...] = ()                            # considered but not invoiced
+
+    @property
+    def blocked(self) -> bool:
+        return not self.report.ok
+
+
+def batch_id_for(tenant_id: str, batch_key: str) -> str:
+    return stable_id("batch", tenant_id, batch_key, length=16)
+
+
+def select_lines(lines: Iterable[PayLine], placements: Mapping[str, Placement], hierarchy: BilltoHierarchy,
+                 request: GenerationRequest) -> tuple[list[PayLine], list[str]]:
+    """Lines this run invoices, and those it leaves pending (manual mode, other accounts)."""
+    chosen, left = [], []
+    for line in lines:
+        placement = placements.get(line.placement_id)
+        if placement is not None:
+            try:
+                resolved = hierarchy.resolve(placement)
+            except BilltoUnresolved:
+                chosen.append(line)     # the health check reports it
+                continue
+            if request.account_id is not None and resolved.account.entity_id != request.account_id:
+                left.append(line.pay_line_id)
+                continue
+            if not request.on_demand and skipped_by_window(placement, hierarchy):
+                left.append(line.pay_line_id)
+                continue
+        chosen.append(line)
+    return chosen, left
+
+
+def build_batch(request: GenerationRequest, batch_id: str, invoices: list[Invoice]) -> Batch:
+    timesheets = products = ZERO
+    for inv in invoices:
+        for line in inv.lines:
+            if line.category is LineCategory.TIMESHEETS:
+                timesheets += line.amount
+            else:
+                products += line.amount
+    numbers = [int(i.number) for i in invoices if i.number]
+    return Batch(
+        tenant_id=request.tenant_id, batch_id=batch_id, created_at=request.created_at,
+        period_start=request.period_start, period_end=request.period_end,
+        invoice_ids=tuple(i.invoice_id for i in invoices),
+        first_number=str(min(numbers)) if numbers else None, last_number=str(max(numbers)) if numbers else None,
+        amount_timesheets=timesheets, amount_products_services=products,
+        invoice_count=sum(1 for i in invoices if i.kind is DocumentKind.INVOICE),
+        credit_memo_count=sum(1 for i in invoices if i.kind is DocumentKind.CREDIT_MEMO))
+
+
+def generate_invoices(lines: Iterable[PayLine], placements: Mapping[str, Placement], hierarchy: BilltoHierarchy,
+                      sequence: TenantSequence, request: GenerationRequest) -> GenerationResult:
+    chosen, left = select_lines(lines, placements, hierarchy, request)
+    report = health_check(chosen, placements, hierarchy)
+    if not report.ok:
+        return GenerationResult(report, left_pending=tuple(sorted([x.pay_line_id for x in chosen] + left)))
+    batch_id = batch_id_for(request.tenant_id, request.batch_key)
+    drafts = consolidate(chosen, placements, hierarchy, tenant_id=request.tenant_id, batch_id=batch_id,
+                         issue_date=request.issue_date, period_start=request.period_start,
+                         period_end=request.period_end)
+    numbered, new_sequence = number_invoices(drafts, sequence, request.first_number)
+    assignments = {line.pay_line_id: inv.invoice_id for inv in numbered for line in inv.lines}
+    batch = build_batch(request, batch_id, numbered) if numbered else None
+    return GenerationResult(report, tuple(numbered), batch, new_sequence, assignments, tuple(sorted(left)))
+
+
+def pending_amounts(lines: Iterable[PayLine]) -> dict[LineCategory, object]:
+    """List Batches' Pending row: Amount: Timesheets and Amount: Products & Services."""
+    totals = {LineCategory.TIMESHEETS: ZERO, LineCategory.PRODUCTS_SERVICES: ZERO}
+    for line in lines:
+        totals[line.category] += line.amount
+    return totals

@@ -1,0 +1,282 @@
+"""A placement's ledger: its pay lines and the versions of what produced them.
+
+The stream workers keep one PlacementLedger per placement and call these pure
+functions per event. Replays are harmless: an approval or fee whose version is not
+newer than the one applied changes nothing. An invoiced line is never edited:
+a re-approval after invoicing yields adjustment lines for the difference.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+from backoffice import paylines
+from backoffice.errors import (
+    CreditExceedsOriginal, InvalidPayLineInput, MissingBillRate, PlacementCancelled, UnknownPayLine,
+    UnknownPlacement,
+)
+from backoffice.model import (
+    CreditMemoRequest, FeeRealized, PayCode, PayLine, PayLineSource, PayLineStatus, Placement, PlacementStatus,
+    PlacementType, TimesheetApproval,
+)
+from backoffice.money import ZERO, line_amount
+
+PAY_CODE_LABEL = {PayCode.REG: "Regular", PayCode.OT: "Overtime", PayCode.DT: "Double time"}
+
+
+@dataclass(frozen=True, slots=True)
+class PlacementLedger:
+    tenant_id: str
+    placement_id: str
+    placement: Placement | None = None
+    lines: dict[str, PayLine] = field(default_factory=dict)
+    #: highest applied version per source (timesheet id / fee id / credit request id)
+    versions: dict[str, int] = field(default_factory=dict)
+    #: approvals kept so documents can print the timesheet report
+    timesheets: dict[str, TimesheetApproval] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.tenant_id}:{self.placement_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerUpdate:
+    ledger: PlacementLedger
+    added: tuple[PayLine, ...] = ()
+    removed: tuple[str, ...] = ()
+    changed: bool = True
+
+
+def empty_ledger(tenant_id: str, placement_id: str) -> PlacementLedger:
+    return PlacementLedger(tenant_id, placement_id)
+
+
+def _unchanged(ledger: PlacementLedger) -> LedgerUpdate:
+    return LedgerUpdate(ledger, changed=False)
+
+
+def apply_placement(ledger: PlacementLedger, placement: Placement) -> LedgerUpdate:
+    current = ledger.placement
+    if current is not None and placement.version <= current.version:
+        return _unchanged(ledger)
+    return LedgerUpdate(replace(ledger, placement=placement))
+
+
+def _usable_placement(ledger: PlacementLedger, what: str) -> Placement:
+    placement = ledger.placement
+    if placement is None:
+        raise UnknownPlacement(f"{what} refers to unknown placement {ledger.placement_id} of tenant {ledger.tenant_id}")
+    if placement.status is PlacementStatus.CANCELLED:
+        raise PlacementCancelled(f"{what} refers to cancelled placement {placement.placement_id}; no pay lines")
+    return placement
+
+
+def _recompute(ledger: PlacementLedger, source_key: str, wanted: dict[str, PayLine], today: dt.date
+               ) -> LedgerUpdate:
+    """Replace the un-invoiced lines of one source group; adjust for invoiced ones.
+
+    `wanted` maps a line slot (e.g. "…|REG") to the line the newest input asks for.
+    For each slot: already-invoiced amounts stay; the difference (if any) becomes a
+    new line (a plain line when nothing was invoiced, an adjustment otherwise).
+    """
+    lines = dict(ledger.lines)
+    removed, added = [], []
+    slots: dict[str, list[PayLine]] = {}
+    for line in ledger.lines.values():
+        if line.pay_line_id.startswith(source_key):
+            slots.setdefault(_slot_of(line.pay_line_id), []).append(line)
+    for slot in sorted(set(slots) | set(wanted)):
+        existing = slots.get(slot, [])
+        invoiced = [x for x in existing if x.status is PayLineStatus.INVOICED]
+        for stale in existing:
+            if stale.status is not PayLineStatus.INVOICED:
+                del lines[stale.pay_line_id]
+                removed.append(stale.pay_line_id)
+        target = wanted.get(slot)
+        if not invoiced:
+            if target is not None:
+                lines[target.pay_line_id] = target
+                added.append(target)
+            continue
+        billed_qty = sum((x.quantity for x in invoiced), ZERO)
+        billed_amt = sum((x.amount for x in invoiced), ZERO)
+        new_qty = target.quantity if target else ZERO
+        new_amt = target.amount if target else ZERO
+        if new_amt == billed_amt and new_qty == billed_qty:
+            continue
+        template = target or invoiced[0]
+        adjustment = replace(
+            template, pay_line_id=f"{slot}|adj{len(invoiced)}", source=PayLineSource.TIMESHEET_ADJUSTMENT
+            if template.source in (PayLineSource.TIMESHEET, PayLineSource.TIMESHEET_ADJUSTMENT) else template.source,
+            description=f"Adjustment: {template.description.removeprefix('Adjustment: ')}",
+            quantity=new_qty - billed_qty, amount=new_amt - billed_amt, invoice_id=None,
+            status=paylines.status_by_date(template.effective_date, today))
+        lines[adjustment.pay_line_id] = adjustment
+        added.append(adjustment)
+    return LedgerUpdate(replace(ledger, lines=lines), tuple(added), tuple(removed))
+
+
+def _slot_of(pay_line_id: str) -> str:
+    return pay_line_id.split("|adj", 1)[0]
+
+
+def timesheet_line_id(ledger: PlacementLedger, timesheet_id: str, code: PayCode) -> str:
+    return f"{ledger.key}|TS|{timesheet_id}|{code.value}"
+
+
+def apply_timesheet(ledger: PlacementLedger, approval: TimesheetApproval, today: dt.date) -> LedgerUpdate:
+    """One pay line per pay code of the week: hours x the placement's bill rate."""
+    if approval.version <= ledger.versions.get(approval.timesheet_id, -1):
+        return _unchanged(ledger)
+    placement = _usable_placement(ledger, f"timesheet {approval.timesheet_id}")
+    hours: dict[PayCode, Decimal] = {}
+    for entry in approval.entries:
+        if entry.hours < 0:
+            raise InvalidPayLineInput(f"timesheet {approval.timesheet_id}: negative hours on {entry.work_date}")
+        hours[entry.pay_code] = hours.get(entry.pay_code, ZERO) + entry.hours
+    wanted: dict[str, PayLine] = {}
+    for code in sorted(hours):
+        rate = placement.bill_rate(code)
+        if rate is None:
+            raise MissingBillRate(f"timesheet {approval.timesheet_id}: placement {placement.placement_id} has no "
+                                  f"{code.value} bill rate")
+        if hours[code] == 0:
+            continue
+        line_id = timesheet_line_id(ledger, approval.timesheet_id, code)
+        wanted[line_id] = PayLine(
+            tenant_id=ledger.tenant_id, pay_line_id=line_id, placement_id=ledger.placement_id,
+            source=PayLineSource.TIMESHEET,
+            description=f"{placement.candidate_name} - {PAY_CODE_LABEL[code]} hours, week ending {approval.week_ending:%m/%d/%Y}",
+            quantity=hours[code], rate=rate, amount=line_amount(hours[code], rate),
+            effective_date=approval.week_ending, work_date=approval.week_ending,
+            status=paylines.status_by_date(approval.week_ending, today), pay_code=code,
+            timesheet_id=approval.timesheet_id, timesheet_version=approval.version, taxable=True)
+    update = _recompute(ledger, f"{ledger.key}|TS|{approval.timesheet_id}|", wanted, today)
+    new = replace(update.ledger, versions={**ledger.versions, approval.timesheet_id: approval.version},
+                  timesheets={**ledger.timesheets, approval.timesheet_id: approval})
+    return replace(update, ledger=new)
+
+
+def apply_fee(ledger: PlacementLedger, fee: FeeRealized, today: dt.date) -> LedgerUpdate:
+    """A placement fee, product or service: one pay line, Scheduled until its effective date."""
+    if fee.version <= ledger.versions.get(fee.fee_id, -1):
+        return _unchanged(ledger)
+    _usable_placement(ledger, f"fee {fee.fee_id}")
+    if fee.quantity <= 0:
+        raise InvalidPayLineInput(f"fee {fee.fee_id}: quantity must be positive")
+    line_id = f"{ledger.key}|FEE|{fee.fee_id}"
+    line = PayLine(
+        tenant_id=ledger.tenant_id, pay_line_id=line_id, placement_id=ledger.placement_id, source=PayLineSource.FEE,
+        description=fee.description, quantity=fee.quantity, rate=fee.unit_price,
+        amount=line_amount(fee.quantity, fee.unit_price), effective_date=fee.effective_date,
+        work_date=fee.effective_date, taxable=fee.taxable,
+        status=paylines.status_by_date(fee.effective_date, today), fee_id=fee.fee_id, fee_kind=fee.kind,
+        catalog_item_id=fee.catalog_item_id)
+    update = _recompute(ledger, line_id, {line_id: line}, today)
+    return replace(update, ledger=replace(update.ledger, versions={**ledger.versions, fee.fee_id: fee.version}))
+
+
+def credited_so_far(ledger: PlacementLedger, credited_line_id: str) -> Decimal:
+    return -sum((x.amount for x in ledger.lines.values() if x.credited_line_id == credited_line_id), ZERO)
+
+
+def apply_credit(ledger: PlacementLedger, request: CreditMemoRequest, today: dt.date,
+                 original_amount: Decimal | None = None) -> LedgerUpdate:
+    """A credit memo line (negative). Linked credits never exceed the original line, cumulatively.
+
+    `original_amount` is the credited invoice line's amount when the caller knows it
+    from the invoice; otherwise the pay line it came from (same ledger) is used.
+    """
+    if request.request_id in ledger.versions:
+        return _unchanged(ledger)
+    placement = ledger.placement
+    if placement is None:
+        raise UnknownPlacement(f"credit {request.request_id} refers to unknown placement {ledger.placement_id}")
+    if request.amount <= 0:
+        raise InvalidPayLineInput(f"credit {request.request_id}: amount must be positive, got {request.amount}")
+    description = request.description or f"Credit: {request.reason}"
+    if request.credited_line_id:
+        if original_amount is None:
+            original = ledger.lines.get(request.credited_line_id)
+            if original is None or original.status is not PayLineStatus.INVOICED:
+                raise UnknownPayLine(f"credit {request.request_id}: {request.credited_line_id} is not an invoiced line "
+                                     f"of placement {ledger.placement_id}")
+            original_amount = original.amount
+        already = credited_so_far(ledger, request.credited_line_id)
+        if already + request.amount > original_amount:
+            raise CreditExceedsOriginal(
+                f"credit {request.request_id}: {request.amount} plus {already} already credited exceeds the original "
+                f"line amount {original_amount}")
+    line = PayLine(
+        tenant_id=ledger.tenant_id, pay_line_id=f"{ledger.key}|CR|{request.request_id}", placement_id=ledger.placement_id,
+        source=PayLineSource.CREDIT, description=description, quantity=Decimal(1), rate=-request.amount,
+        amount=-request.amount, effective_date=request.effective_date, work_date=request.effective_date,
+        taxable=placement.placement_type is not PlacementType.PERM,
+        status=paylines.status_by_date(request.effective_date, today),
+        credited_line_id=request.credited_line_id, credited_invoice_id=request.credited_invoice_id,
+        reason=request.reason)
+    lines = {**ledger.lines, line.pay_line_id: line}
+    return LedgerUpdate(replace(ledger, lines=lines, versions={**ledger.versions, request.request_id: 0}), (line,))
+
+
+def _edit(ledger: PlacementLedger, pay_line_id: str, fn) -> LedgerUpdate:
+    line = ledger.lines.get(pay_line_id)
+    if line is None:
+        raise UnknownPayLine(f"no pay line {pay_line_id} on placement {ledger.placement_id}")
+    new = fn(line)
+    if new is line:
+        return _unchanged(ledger)
+    return LedgerUpdate(replace(ledger, lines={**ledger.lines, pay_line_id: new}))
+
+
+def snooze(ledger: PlacementLedger, pay_line_id: str) -> LedgerUpdate:
+    return _edit(ledger, pay_line_id, paylines.snooze)
+
+
+def unsnooze(ledger: PlacementLedger, pay_line_id: str, today: dt.date) -> LedgerUpdate:
+    return _edit(ledger, pay_line_id, lambda line: paylines.unsnooze(line, today))
+
+
+def advance(ledger: PlacementLedger, today: dt.date) -> LedgerUpdate:
+    """Scheduled lines whose date has come become Pending."""
+    moved = {k: paylines.advance(v, today) for k, v in ledger.lines.items() if v.status is PayLineStatus.SCHEDULED}
+    moved = {k: v for k, v in moved.items() if v is not ledger.lines[k]}
+    if not moved:
+        return _unchanged(ledger)
+    return LedgerUpdate(replace(ledger, lines={**ledger.lines, **moved}))
+
+
+def mark_invoiced(ledger: PlacementLedger, assignments: dict[str, str]) -> LedgerUpdate:
+    """Lines drawn onto invoices: {pay_line_id: invoice_id}. Idempotent."""
+    lines = dict(ledger.lines)
+    changed = False
+    for pay_line_id, invoice_id in assignments.items():
+        line = lines.get(pay_line_id)
+        if line is None:
+            raise UnknownPayLine(f"no pay line {pay_line_id} on placement {ledger.placement_id}")
+        new = paylines.mark_invoiced(line, invoice_id)
+        changed |= new is not line
+        lines[pay_line_id] = new
+    return LedgerUpdate(replace(ledger, lines=lines), changed=changed) if changed else _unchanged(ledger)
+
+
+def release_invoice(ledger: PlacementLedger, invoice_id: str, today: dt.date) -> LedgerUpdate:
+    """The invoice was voided: its lines return to Pending."""
+    moved = {k: paylines.release(v, today) for k, v in ledger.lines.items()
+             if v.status is PayLineStatus.INVOICED and v.invoice_id == invoice_id}
+    if not moved:
+        return _unchanged(ledger)
+    return LedgerUpdate(replace(ledger, lines={**ledger.lines, **moved}))
+
+
+def due_lines(ledger: PlacementLedger, period_end: dt.date, today: dt.date) -> list[PayLine]:
+    """Lines a window ending `period_end` may invoice (Scheduled lines whose date came count)."""
+    out = []
+    for line in ledger.lines.values():
+        line = paylines.advance(line, today)
+        if paylines.is_billable(line, period_end):
+            out.append(line)
+    out.sort(key=lambda x: x.pay_line_id)
+    return out

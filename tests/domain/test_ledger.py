@@ -1,0 +1,146 @@
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from backoffice import ledger as L
+from backoffice.errors import (
+    CreditExceedsOriginal, IllegalPayLineTransition, MissingBillRate, PlacementCancelled, UnknownPlacement,
+)
+from backoffice.model import CreditMemoRequest, PayLineSource, PayLineStatus, PlacementStatus
+from tests.domain.factories import D, WEEK_END, fee, placement, timesheet
+
+TODAY = dt.date(2026, 11, 24)
+
+
+def ledger_with(p=None):
+    return L.apply_placement(L.empty_ledger("t1", "p1"), p or placement()).ledger
+
+
+def test_timesheet_yields_one_line_per_pay_code_hours_times_rate():
+    up = L.apply_timesheet(ledger_with(), timesheet(reg="37.5", ot="2.25"), TODAY)
+    lines = {x.pay_code.value: x for x in up.ledger.lines.values()}
+    assert set(lines) == {"REG", "OT"}
+    assert lines["REG"].amount == D("1500.00") and lines["OT"].amount == D("135.00")
+    assert all(x.status is PayLineStatus.PENDING and x.work_date == WEEK_END for x in lines.values())
+
+
+def test_line_amount_rounds_half_up():
+    p = placement(rates=((L.PayCode.REG, D("33.335")),))
+    up = L.apply_timesheet(ledger_with(p), timesheet(reg="1"), TODAY)
+    assert next(iter(up.ledger.lines.values())).amount == D("33.34")
+
+
+def test_reapproval_before_invoicing_replaces_lines():
+    led = L.apply_timesheet(ledger_with(), timesheet(reg="40", ot="5"), TODAY).ledger
+    led = L.apply_timesheet(led, timesheet(reg="38", version=2), TODAY).ledger
+    assert [(x.pay_code.value, x.quantity) for x in led.lines.values()] == [("REG", D("38"))]
+
+
+def test_lower_or_equal_version_is_ignored():
+    led = L.apply_timesheet(ledger_with(), timesheet(reg="40", version=2), TODAY).ledger
+    up = L.apply_timesheet(led, timesheet(reg="10", version=2), TODAY)
+    assert not up.changed and up.ledger is led
+    assert not L.apply_timesheet(led, timesheet(reg="10", version=1), TODAY).changed
+
+
+def test_reapproval_after_invoicing_yields_adjustments_never_edits():
+    led = L.apply_timesheet(ledger_with(), timesheet(reg="40", ot="4"), TODAY).ledger
+    led = L.mark_invoiced(led, {k: "inv-1" for k in led.lines}).ledger
+    invoiced_before = dict(led.lines)
+    led = L.apply_timesheet(led, timesheet(reg="42", version=2), TODAY).ledger
+    for key, line in invoiced_before.items():
+        assert led.lines[key] == line        # invoiced lines untouched
+    adjustments = {x.pay_code.value: x for x in led.lines.values() if x.source is PayLineSource.TIMESHEET_ADJUSTMENT}
+    assert adjustments["REG"].quantity == D("2") and adjustments["REG"].amount == D("80.00")
+    assert adjustments["OT"].quantity == D("-4") and adjustments["OT"].amount == D("-240.00")
+    assert all(x.status is PayLineStatus.PENDING for x in adjustments.values())
+
+
+def test_second_reapproval_replaces_the_pending_adjustment():
+    led = L.apply_timesheet(ledger_with(), timesheet(reg="40"), TODAY).ledger
+    led = L.mark_invoiced(led, {k: "inv-1" for k in led.lines}).ledger
+    led = L.apply_timesheet(led, timesheet(reg="42", version=2), TODAY).ledger
+    led = L.apply_timesheet(led, timesheet(reg="41", version=3), TODAY).ledger
+    adjustments = [x for x in led.lines.values() if x.source is PayLineSource.TIMESHEET_ADJUSTMENT]
+    assert [(x.quantity, x.amount) for x in adjustments] == [(D("1"), D("40.00"))]
+
+
+def test_missing_bill_rate_and_unknown_placement_are_named_errors():
+    with pytest.raises(MissingBillRate):
+        L.apply_timesheet(ledger_with(), timesheet(dt_hours="4"), TODAY)
+    with pytest.raises(UnknownPlacement):
+        L.apply_timesheet(L.empty_ledger("t1", "p1"), timesheet(), TODAY)
+
+
+def test_cancelled_placement_stops_producing_lines():
+    led = ledger_with(placement(status=PlacementStatus.CANCELLED))
+    with pytest.raises(PlacementCancelled):
+        L.apply_timesheet(led, timesheet(), TODAY)
+    with pytest.raises(PlacementCancelled):
+        L.apply_fee(led, fee(), TODAY)
+
+
+def test_fee_with_future_date_is_scheduled_then_pending():
+    led = L.apply_fee(ledger_with(), fee(effective=dt.date(2026, 12, 1)), TODAY).ledger
+    (line,) = led.lines.values()
+    assert line.status is PayLineStatus.SCHEDULED
+    assert L.due_lines(led, dt.date(2026, 12, 31), TODAY) == []
+    led = L.advance(led, dt.date(2026, 12, 1)).ledger
+    assert next(iter(led.lines.values())).status is PayLineStatus.PENDING
+
+
+def test_snooze_unsnooze_and_illegal_transitions():
+    led = L.apply_fee(ledger_with(), fee(), TODAY).ledger
+    (key,) = led.lines
+    led = L.snooze(led, key).ledger
+    assert led.lines[key].status is PayLineStatus.SNOOZED
+    assert L.due_lines(led, TODAY, TODAY) == []
+    led = L.unsnooze(led, key, TODAY).ledger
+    assert led.lines[key].status is PayLineStatus.PENDING
+    led = L.mark_invoiced(led, {key: "inv-1"}).ledger
+    with pytest.raises(IllegalPayLineTransition, match="INVOICED"):
+        L.snooze(led, key)
+    assert L.mark_invoiced(led, {key: "inv-1"}).changed is False     # idempotent
+    with pytest.raises(IllegalPayLineTransition):
+        L.mark_invoiced(led, {key: "inv-2"})
+
+
+def test_unsnooze_returns_to_scheduled_when_date_is_future():
+    led = L.apply_fee(ledger_with(), fee(effective=dt.date(2027, 1, 5)), TODAY).ledger
+    (key,) = led.lines
+    led = L.unsnooze(L.snooze(led, key).ledger, key, TODAY).ledger
+    assert led.lines[key].status is PayLineStatus.SCHEDULED
+
+
+def test_void_release_returns_lines_to_pending():
+    led = L.apply_fee(ledger_with(), fee(), TODAY).ledger
+    (key,) = led.lines
+    led = L.mark_invoiced(led, {key: "inv-1"}).ledger
+    led = L.release_invoice(led, "inv-1", TODAY).ledger
+    assert led.lines[key].status is PayLineStatus.PENDING and led.lines[key].invoice_id is None
+
+
+def test_credit_never_exceeds_the_original_line_cumulatively():
+    led = L.apply_fee(ledger_with(), fee(price="1000.00"), TODAY).ledger
+    (key,) = led.lines
+    led = L.mark_invoiced(led, {key: "inv-1"}).ledger
+
+    def credit(rid, amount):
+        return CreditMemoRequest("t1", rid, "p1", D(amount), "falloff", TODAY, key, "inv-1")
+
+    led = L.apply_credit(led, credit("c1", "600.00"), TODAY).ledger
+    with pytest.raises(CreditExceedsOriginal):
+        L.apply_credit(led, credit("c2", "400.01"), TODAY)
+    led = L.apply_credit(led, credit("c2", "400.00"), TODAY).ledger
+    credits = [x for x in led.lines.values() if x.is_credit]
+    assert sorted(x.amount for x in credits) == [D("-600.00"), D("-400.00")]
+    assert all(x.credited_invoice_id == "inv-1" for x in credits)
+    assert L.apply_credit(led, credit("c2", "400.00"), TODAY).changed is False   # replay
+
+
+def test_unlinked_credit_from_a_placement():
+    led = ledger_with()
+    req = CreditMemoRequest("t1", "c9", "p1", D("50"), "goodwill", TODAY)
+    (line,) = L.apply_credit(led, req, TODAY).added
+    assert line.amount == D("-50") and line.credited_line_id is None
