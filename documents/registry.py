@@ -25,6 +25,9 @@ from documents import formatting
 MANIFEST_NAMES = ("manifest.yaml", "manifest.yml", "manifest.json")
 SHARED_LAYOUTS = "_layouts"
 MESSAGE_LIMIT = 255
+#: Rows per line-item table. This xhtml2pdf grows linearly (bench/pdf.py: 200 lines ~0.6 s either
+#: way), so one table per invoice reads best; a template may lower it to bound a single table.
+DEFAULT_ROWS_PER_TABLE = 500
 
 
 class TemplateKind(StrEnum):
@@ -100,7 +103,7 @@ class DocumentTemplate:
     footer_left: str = ""
     footer_right: str = ""
     logo: str | None = None
-    rows_per_table: int = 35
+    rows_per_table: int = DEFAULT_ROWS_PER_TABLE
     jinja: jinja2.Template = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
     css: str = field(repr=False, compare=False, default="")
 
@@ -205,7 +208,7 @@ def load_template(folder: Path, root: Path | None = None) -> DocumentTemplate:
     message = str(data.get("message") or "")
     if len(message) > MESSAGE_LIMIT:
         raise TemplateError(name, None, f"message is {len(message)} characters, the limit is {MESSAGE_LIMIT}", manifest)
-    rows = data.get("rows_per_table", 35)
+    rows = data.get("rows_per_table", DEFAULT_ROWS_PER_TABLE)
     if not isinstance(rows, int) or rows < 5:
         raise TemplateError(name, None, "rows_per_table must be an integer of at least 5", manifest)
     env = make_environment(folder, root)

@@ -131,3 +131,12 @@ def test_pictures_for_people(registry, agency, kind):
         report = render_timesheet_report(factories.temp_placement(), [factories.approval()], factories.invoice(),
                                          template=registry.timesheet_report(), agency=agency)
         assert save_pictures("timesheet-report", report)
+
+
+def test_rows_per_table_splits_long_tables_without_losing_lines(registry, agency):
+    invoice = factories.invoice(factories.many_lines(25))
+    template = replace(registry.resolve(invoice), rows_per_table=10)
+    text = pdf_text(render_document(invoice, template, agency))
+    assert text.count("Description") >= 3, "one header per table of 10 rows (plus repeats at page breaks)"
+    flat = " ".join(text.split())
+    assert [int(n) for n in re.findall(r"Worker (\d{3})", flat)] == list(range(1, 26))
