@@ -8,6 +8,7 @@ import click
 
 # One line per command module; each module does `@cli.command()` / `@cli.group()`.
 COMMAND_MODULES: list[str] = [
+    "cli.documents",
 ]
 
 
@@ -27,4 +28,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run the importable module, not this __main__ copy: command modules register on `cli.main.cli`.
+    from cli.main import main as _main
+
+    _main()

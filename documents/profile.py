@@ -65,3 +65,19 @@ class AgencyProfile:
 def profiles_by_tenant(items: list[Mapping[str, Any]]) -> dict[str, AgencyProfile]:
     profiles = [AgencyProfile.from_dict(item) for item in items]
     return {p.tenant_id: p for p in profiles}
+
+
+def load_profiles(path: Path) -> dict[str, AgencyProfile]:
+    """A YAML/JSON file holding a list of profiles (or one profile); relative logo paths resolve beside it."""
+    import yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    items = data if isinstance(data, list) else [data]
+    resolved = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            raise ValueError(f"{path}: each agency profile must be a mapping")
+        if item.get("logo") and not Path(item["logo"]).is_absolute():
+            item = {**item, "logo": str(path.parent / item["logo"])}
+        resolved.append(item)
+    return profiles_by_tenant(resolved)

@@ -16,6 +16,8 @@ class DocumentSettings(BaseSettings):
     document_store: str = "var/documents"
     template_dir: Path = TEMPLATES_DIR
     sent_log: Path = Path("var/sent-log")
+    #: YAML or JSON list of agency profiles (documents.profile.AgencyProfile.from_dict), one per tenant.
+    agency_profiles: Path | None = None
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
