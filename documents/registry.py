@@ -21,6 +21,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from backoffice.model import Invoice
 from documents import formatting
+from documents.assets import LogoError, check_logo
 
 MANIFEST_NAMES = ("manifest.yaml", "manifest.yml", "manifest.json")
 SHARED_LAYOUTS = "_layouts"
@@ -204,7 +205,10 @@ def load_template(folder: Path, root: Path | None = None) -> DocumentTemplate:
     files = {key: _inside(folder, str(data[key]), name, manifest) for key in ("html", "stylesheet")}
     logo = data.get("logo")
     if logo:
-        _inside(folder, str(logo), name, manifest)
+        try:
+            check_logo(_inside(folder, str(logo), name, manifest))
+        except LogoError as exc:
+            raise TemplateError(name, None, str(exc), manifest) from exc
     message = str(data.get("message") or "")
     if len(message) > MESSAGE_LIMIT:
         raise TemplateError(name, None, f"message is {len(message)} characters, the limit is {MESSAGE_LIMIT}", manifest)

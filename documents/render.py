@@ -10,7 +10,6 @@ same input gives the same bytes (and the same SHA-256) every time.
 """
 from __future__ import annotations
 
-import base64
 import io
 import logging
 import traceback
@@ -22,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from PIL import Image
 from reportlab import rl_config
 from xhtml2pdf import pisa
 from xhtml2pdf.config.resources import ResourceAccessPolicy
@@ -30,6 +28,7 @@ from xhtml2pdf.config.resources import ResourceAccessPolicy
 from backoffice.model import Contact, Invoice, PayCode, Placement, TimesheetApproval
 from backoffice.money import line_amount
 from documents import formatting
+from documents.assets import MAX_LOGO_BYTES, MAX_LOGO_PIXELS, logo_data_uri
 from documents.profile import AgencyProfile, Party
 from documents.registry import DocumentTemplate, TemplateError, TemplateKind
 
@@ -37,9 +36,6 @@ rl_config.invariant = 1  # fixed creation date and document ID: same input, same
 
 log = logging.getLogger(__name__)
 
-MAX_LOGO_BYTES = 512 * 1024
-MAX_LOGO_PIXELS = 4000 * 4000
-LOGO_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif"}
 _NOTHING = "data:text/plain;base64,"  # what a refused link is rewritten to
 
 _LABELS = {
@@ -52,10 +48,6 @@ _LABELS = {
     "approved_at": "Approved On", "day": "Day", "hours": "Hours",
 }
 _NUMERIC = {"quantity", "rate", "amount", "hours"}
-
-
-class LogoError(ValueError):
-    """An uploaded logo that is too big, not an image, or of a format we do not embed."""
 
 
 @dataclass
@@ -82,24 +74,6 @@ class LinkGuard:
         log.warning("template link refused: %s", uri[:200])
         self.refused.append(uri)
         return _NOTHING
-
-
-def logo_data_uri(path: Path, *, max_bytes: int = MAX_LOGO_BYTES) -> str:
-    """An uploaded logo, checked (size, format, pixels) and inlined so the renderer reads no path."""
-    data = path.read_bytes()
-    if len(data) > max_bytes:
-        raise LogoError(f"logo {path.name} is {len(data)} bytes, the limit is {max_bytes}")
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            fmt, (width, height) = image.format, image.size
-            image.verify()
-    except Exception as exc:  # Pillow raises many types for a bad file
-        raise LogoError(f"logo {path.name} is not a readable image: {exc}") from exc
-    if fmt not in LOGO_FORMATS:
-        raise LogoError(f"logo {path.name} is {fmt}; use one of {', '.join(LOGO_FORMATS)}")
-    if width * height > MAX_LOGO_PIXELS:
-        raise LogoError(f"logo {path.name} is {width}x{height} pixels, too large")
-    return f"data:{LOGO_FORMATS[fmt]};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 # -- view models: plain strings and lists, so templates only lay out -------------------------

@@ -121,3 +121,9 @@ def test_a_broken_template_does_not_hide_the_others(template_root):
         registry.get("standard_invoice")
     with pytest.raises(TemplateError):
         TemplateRegistry.load(template_root, strict=True)
+
+
+def test_a_template_logo_must_be_a_small_real_image(template_root):
+    (template_root / "standard_invoice" / "logo.png").write_text("<svg onload=alert(1)></svg>")
+    with pytest.raises(TemplateError, match="not a readable image"):
+        load_template(template_root / "standard_invoice", template_root)

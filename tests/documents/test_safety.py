@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from documents.registry import TemplateRegistry
-from documents.render import LogoError, LinkGuard, logo_data_uri, render_document
+from documents.assets import LogoError, logo_data_uri
+from documents.render import LinkGuard, render_document
 from tests.documents import factories
 from tests.documents.pdfs import image_count, pdf_text
 
