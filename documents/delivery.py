@@ -256,10 +256,15 @@ class DeliveryService:
             raise DeliveryError(f"{invoice.number or invoice.invoice_id} is {invoice.status.value}; record it before sending")
         previous = self.sent_log.get(invoice.tenant_id, invoice.invoice_id)
         if (previous is not None or invoice.status is DocumentStatus.SENT) and not resend:
-            # Already out (perhaps the process died after the server accepted): never a second email.
-            return SendResult(lifecycle.mark_sent(invoice), sent=False, already_sent=True,
-                              recipients=previous.recipients if previous else (),
-                              message_id=previous.message_id if previous else None)
+            # Already out (perhaps the process died after the server accepted): never a second email,
+            # but the status change that may have been lost is emitted again.
+            marked = lifecycle.mark_sent(invoice)
+            recipients = previous.recipients if previous else ()
+            message_id = previous.message_id if previous else None
+            if marked is not invoice:
+                self._emit(self._event(marked, recipients=recipients, message_id=message_id,
+                                       channel=previous.channel if previous else None))
+            return SendResult(marked, sent=False, already_sent=True, recipients=recipients, message_id=message_id)
         stored = self._documents(invoice, documents)
         recipients = self.recipients(invoice, extra_to)
         if not recipients:

@@ -125,9 +125,10 @@ def test_email_and_send(registry, tmp_path, smtp):
     assert events[1].message_id == result.message_id == message["Message-ID"]
 
     twice = service.send(result.invoice)
-    again_from_recorded = service.send(recorded.invoice)
-    assert twice.already_sent and again_from_recorded.already_sent
-    assert again_from_recorded.invoice.status is DocumentStatus.SENT
+    assert twice.already_sent and len(events) == 2
+    again_from_recorded = service.send(recorded.invoice)  # e.g. a restart lost the Sent status change
+    assert again_from_recorded.already_sent and again_from_recorded.invoice.status is DocumentStatus.SENT
+    assert events[-1].status is DocumentStatus.SENT and events[-1].message_id == result.message_id
     assert len(smtp.handler.received) == 1, "never sent twice unless asked"
     resent = service.send(result.invoice, resend=True)
     assert resent.sent and len(smtp.handler.received) == 2
@@ -246,3 +247,15 @@ def test_file_sent_log_survives_restarts(registry, tmp_path, smtp):
     restarted.sent_log = FileSentLog(tmp_path / "sent")
     assert restarted.send(recorded).already_sent
     assert len(smtp.handler.received) == 1
+
+
+def test_credit_memo_email(registry, tmp_path, smtp):
+    service = make_service(registry, tmp_path, smtp.port, [])
+    result = service.send(service.record(factories.credit_memo()).invoice)
+    assert result.sent
+    message = smtp.handler.received[0].message
+    assert message["Subject"].strip() == "Credit Memo CM-2001 from Northwind Staffing LLC - -9,250.00 USD"
+    assert "no payment is due" in message.get_body(("plain",)).get_content()
+    [attachment] = list(message.iter_attachments())
+    assert attachment.get_filename() == "Credit-Memo-CM-2001.pdf"
+    assert "Credit Memo" in pdf_text(attachment.get_content())
