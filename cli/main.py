@@ -12,6 +12,7 @@ COMMAND_MODULES: list[str] = [
     "cli.simulate",
     "cli.demo",
     "cli.worker",
+    "cli.documents",
 ]
 
 
