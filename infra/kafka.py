@@ -18,6 +18,8 @@ def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
         "enable.idempotence": False,
         "acks": "all",
         "message.max.bytes": 4_000_000,
+        # Java client default: keys land where Faust (aiokafka, murmur2) expects them.
+        "partitioner": "murmur2_random",
     }
     conf.update(overrides)
     return conf

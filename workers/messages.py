@@ -1,0 +1,87 @@
+"""Messages on the app's internal topics (pickled; written and read only by our workers)."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from backoffice.model import CreditMemoRequest, Invoice, PayLine, Placement
+
+
+@dataclass(frozen=True, slots=True)
+class WindowRequest:
+    """Close a window (scheduled) or generate now (on demand) for one tenant."""
+
+    tenant_id: str
+    window_key: str              # batch key: "WEEKLY:2026-11-22" or "cmd:<command id>"
+    command_id: str
+    cycle: str | None            # WEEKLY/SEMI_MONTHLY/MONTHLY, or None on demand (every cycle)
+    period_start: dt.date
+    period_end: dt.date
+    as_of: dt.date
+    on_demand: bool = False
+    account_id: str | None = None
+    first_number: int | None = None
+    created_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Collect:
+    """To one ledger partition: reserve your due lines for the window and send them."""
+
+    request: WindowRequest
+    partition: int
+    partitions: int
+
+
+@dataclass(frozen=True, slots=True)
+class LinesChunk:
+    request: WindowRequest
+    source_partition: int
+    chunk: int
+    lines: tuple[PayLine, ...]
+    placements: tuple[Placement, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WindowEnd:
+    request: WindowRequest
+    source_partition: int
+    partitions: int
+    chunks: int
+    expired_orphans: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Settle:
+    """To one ledger partition: these lines were invoiced; release the rest of the window's reservations."""
+
+    window_key: str
+    tenant_id: str
+    assignments: dict[str, dict[str, str]]    # placement key -> {pay_line_id: invoice_id}
+
+
+@dataclass(frozen=True, slots=True)
+class LineCommand:
+    """Snooze / unsnooze / credit / release for one placement's ledger."""
+
+    command_id: str
+    tenant_id: str
+    placement_key: str
+    action: str                              # SNOOZE, UNSNOOZE, CREDIT, RELEASE_INVOICE
+    pay_line_id: str | None = None
+    credit: CreditMemoRequest | None = None
+    invoice_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentCommand:
+    """For the owner of one invoice: store a generated one, or record/send/void it."""
+
+    action: str                              # GENERATED, RECORD, SEND, PRINT_AND_SEND, VOID
+    invoice_id: str
+    command_id: str = ""
+    invoice: Invoice | None = None
+    template: str | None = None
+    recipients: tuple[str, ...] = ()
+    resend: bool = False
+    placements: tuple[Placement, ...] = field(default=())
