@@ -8,6 +8,7 @@ from typing import Iterator
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from infra.kafka import consumer_config
+from infra.offsets import log_end_offsets
 
 
 def read_to_end(bootstrap: str, topic: str, timeout: float = 60.0) -> Iterator[Message]:
@@ -16,11 +17,8 @@ def read_to_end(bootstrap: str, topic: str, timeout: float = 60.0) -> Iterator[M
         md = consumer.list_topics(topic, timeout=10).topics[topic]
         if md.error is not None:
             raise RuntimeError(f"topic {topic}: {md.error}")
-        ends: dict[int, int] = {}
-        for p in md.partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            if high > low:
-                ends[p] = high
+        ends = {p: high for (_, p), (low, high) in
+                log_end_offsets(bootstrap, [TopicPartition(topic, p) for p in md.partitions]).items() if high > low}
         if not ends:
             return
         consumer.assign([TopicPartition(topic, p, 0) for p in ends])

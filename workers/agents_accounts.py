@@ -5,16 +5,12 @@ import logging
 
 from schemas.codec import DecodeError, decode
 from schemas.mapping import InvalidEvent, account_from_record
-from schemas.topics import ATS_ACCOUNTS
-from workers.app import RAW, app
+from workers.app import app
 from workers.deadletter import DeadLetters
-from workers.names import BILLTO_TABLE
-from workers.state import PickledTable
+from workers.topology import accounts_topic, billto
 
 log = logging.getLogger(__name__)
 
-accounts_topic = app.topic(ATS_ACCOUNTS, schema=RAW, partitions=4, internal=False)
-billto = PickledTable(app.GlobalTable(BILLTO_TABLE, default=None, partitions=4, key_type=bytes, value_type=bytes))
 dead_letters = DeadLetters(app)
 
 

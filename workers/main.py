@@ -5,6 +5,10 @@ import importlib
 
 AGENT_MODULES = [
     "workers.agents_accounts",
+    "workers.agents_ledger",
+    "workers.agents_commands",
+    "workers.agents_windows",
+    "workers.agents_documents",
 ]
 
 

@@ -84,4 +84,5 @@ class DocumentCommand:
     template: str | None = None
     recipients: tuple[str, ...] = ()
     resend: bool = False
+    pay_line_ids: tuple[str, ...] = ()
     placements: tuple[Placement, ...] = field(default=())

@@ -1,19 +1,22 @@
 """Every internal topic and table name of the Faust app, in one place.
 
-External topics (the event contract) are in `schemas/topics.py`.
+External topics (the event contract) are in `schemas/topics.py`. Internal topic
+names get the app id as prefix (see workers/topology.py) so two apps never share them.
 """
 from __future__ import annotations
 
 APP_ID = "backoffice-worker"
 
-# Internal topics. LEDGER_* topics are co-partitioned with the ats.* placement topics.
-LEDGER_COMMANDS = "backoffice.ledger-commands"      # key tenant:placement -> snooze/credit/mark-invoiced/release
-WINDOW_REQUESTS = "backoffice.window-requests"      # one message per ledger partition per window
-WINDOW_LINES = "backoffice.window-lines"            # key tenant -> line chunks + end markers
+# Internal topics.
+LEDGER_COMMANDS = "ledger-commands"      # co-partitioned with ats.*: collect/settle/snooze/credit per ledger partition
+WINDOW_LINES = "window-lines"            # key tenant: due line chunks + one end marker per ledger partition
+DOCUMENT_COMMANDS = "document-commands"  # key invoice id: generated invoices, record/send/void
 
 # Tables.
 BILLTO_TABLE = "billto"              # GlobalTable  tenant:entity_id -> BilltoNode
-LEDGER_TABLE = "ledgers"             # Table        tenant:placement_id -> LedgerState
+LEDGER_TABLE = "ledgers"             # Table        tenant:placement_id -> LedgerRecord
+WINDOW_TABLE = "windows"             # Table        tenant|window_key -> WindowState
+CHUNK_TABLE = "window-chunks"        # Table        tenant|window_key|partition|chunk -> LinesChunk
 TENANT_TABLE = "tenants"             # Table        tenant -> TenantState (numbering, windows, batches)
-WINDOW_TABLE = "window-chunks"       # Table        tenant|window|partition|chunk -> lines
 COMMAND_TABLE = "commands-seen"      # Table        command id -> outcome (idempotency)
+INVOICE_TABLE = "invoices"           # Table        invoice id -> InvoiceRecord

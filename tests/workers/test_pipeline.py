@@ -1,0 +1,119 @@
+"""End to end on the embedded broker: simulator -> worker -> invoices, with the simulator's
+expected pay lines as the oracle."""
+import datetime as dt
+from collections import Counter
+from decimal import Decimal
+
+import pytest
+
+from infra.admin import create_topics
+from infra.readback import read_to_end
+from schemas.codec import decode, encode
+from schemas.topics import ATS_ACCOUNTS, ATS_FEES, ATS_PLACEMENTS, ATS_TIMESHEETS, BILLING_COMMANDS, BILLING_INVOICES, BILLING_OUTCOMES, dead_letter_topic
+from simulator.generate import generate
+from simulator.publish import publish
+from tests.workers.harness import WorkerProcess, produce, wait_drained, wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+UTC = dt.timezone.utc
+START = dt.date(2026, 9, 7)
+AS_OF = dt.date(2026, 10, 12)
+
+
+def command(tenant, cid, kind, **fields):
+    rec = {"event_id": cid, "tenant_id": tenant, "occurred_at": dt.datetime(2026, 10, 12, tzinfo=UTC),
+           "command_id": cid, "command": kind, "requested_by": "test", "pay_line_id": None, "placement_id": None,
+           "account_id": None, "first_number": None, "as_of": None, "window_id": None, "invoice_id": None,
+           "batch_id": None, "invoice_line_id": None, "amount": None, "reason": None, "template": None,
+           "recipients": [], "pay_line_ids": [], "resend": False}
+    rec.update(fields)
+    return BILLING_COMMANDS, tenant.encode(), encode("OperatorCommand", rec)
+
+
+def outcomes(bootstrap, ids):
+    found = {}
+    for m in read_to_end(bootstrap, BILLING_OUTCOMES):
+        rec = decode(m.value()).record
+        if rec["command_id"] in ids:
+            found[rec["command_id"]] = rec
+    return found
+
+
+def invoice_events(bootstrap, tenants):
+    latest = {}
+    for m in read_to_end(bootstrap, BILLING_INVOICES):
+        rec = decode(m.value()).record
+        if rec["tenant_id"] in tenants and rec["event_type"] == "GENERATED":
+            latest[rec["invoice_id"]] = rec
+    return latest
+
+
+def test_every_expected_line_is_invoiced_exactly_once(kafka_bootstrap, tmp_path, unique_name):
+    create_topics(kafka_bootstrap)
+    stream = generate(tenants=2, placements=12, weeks=5, seed=5, start=START, bad_rate=0.3)
+    # tenant ids unique to this test so the shared broker's other tests don't interfere
+    tenants = {e.record["tenant_id"] for e in stream.events if e.record}
+    from dataclasses import replace
+    rename = {t: f"{unique_name}-{t}" for t in tenants}
+
+    def retag(ev):
+        if ev.record is None:
+            return replace(ev, key=ev.key.replace(b"tenant-", f"{unique_name}-tenant-".encode()))
+        rec = dict(ev.record)
+        rec["tenant_id"] = rename[rec["tenant_id"]]
+        key = ev.key.decode()
+        t, _, rest = key.partition(":")
+        return replace(ev, key=f"{rename.get(t, t)}:{rest}".encode(), record=rec)
+
+    stream.events = [retag(e) for e in stream.events]
+    expected = [dict(x, tenant_id=rename[x["tenant_id"]]) for x in stream.expected_pay_lines]
+    dlq_before = sum(1 for _ in read_to_end(kafka_bootstrap, dead_letter_topic(ATS_TIMESHEETS)))
+    fee_dlq_before = sum(1 for _ in read_to_end(kafka_bootstrap, dead_letter_topic(ATS_FEES)))
+    publish(stream, kafka_bootstrap)
+    worker = WorkerProcess(kafka_bootstrap, unique_name, tmp_path,
+                           extra_env={"BACKOFFICE_ORPHAN_GRACE_SECONDS": "0",
+                                      "BACKOFFICE_DOCUMENT_STORE": str(tmp_path / "docs"),
+                                      "BACKOFFICE_SENT_LOG": str(tmp_path / "sent"),
+                                      "BACKOFFICE_SMTP_PORT": "1", "BACKOFFICE_SMTP_ATTEMPTS": "1"}).start()
+    try:
+        ids = {}
+        for t in sorted(rename.values()):
+            ids[t] = f"{t}-gen-1"
+        wait_drained(kafka_bootstrap, unique_name, [ATS_ACCOUNTS, ATS_PLACEMENTS, ATS_TIMESHEETS, ATS_FEES])
+        produce(kafka_bootstrap, [command(t, cid, "GENERATE", as_of=AS_OF) for t, cid in ids.items()])
+        done = wait_until(lambda: (o := outcomes(kafka_bootstrap, set(ids.values()))) and len(o) == len(ids) and o,
+                          120, message=f"generate outcomes; log:\n{worker.log()[-3000:]}")
+        assert all(o["ok"] for o in done.values()), done
+        invoices = wait_until(lambda: (inv := invoice_events(kafka_bootstrap, set(rename.values())))
+                              and sum(len(o["invoice_ids"]) for o in done.values()) == len(inv) and inv, 60,
+                              message="invoice events")
+    finally:
+        worker.stop()
+    invoiced = Counter()
+    amounts = {}
+    for inv in invoices.values():
+        assert inv["total"] == inv["subtotal"] + inv["tax"]
+        assert inv["subtotal"] == sum(line["amount"] for line in inv["lines"])
+        for line in inv["lines"]:
+            invoiced[line["pay_line_id"]] += 1
+            amounts[line["pay_line_id"]] = line["amount"]
+    assert invoiced and max(invoiced.values()) == 1
+    due = [x for x in expected if dt.date.fromisoformat(x["effective_date"]) <= AS_OF]
+
+    def expected_id(x):
+        base = f"{x['tenant_id']}:{x['placement_id']}"
+        if x["source"] == "FEE":
+            return f"{base}|FEE|{x['fee_id']}"
+        return f"{base}|TS|{x['timesheet_id']}|{x['pay_code']}"
+
+    expected_ids = {expected_id(x): Decimal(x["amount"]) for x in due}
+    assert set(invoiced) == set(expected_ids)
+    assert all(amounts[k] == v for k, v in expected_ids.items())
+    numbers = sorted(int(i["number"]) for i in invoices.values() if i["tenant_id"] == sorted(rename.values())[0])
+    assert numbers == list(range(1, len(numbers) + 1))
+    letters = [decode(m.value()).record for m in read_to_end(kafka_bootstrap, dead_letter_topic(ATS_TIMESHEETS))][dlq_before:]
+    reasons = {r["error_type"] for r in letters}
+    assert letters and reasons <= {"DecodeError", "InvalidEvent", "MissingBillRate", "InvalidPayLineInput"}
+    ghosts = sum(1 for e in stream.events if e.bad_reason == "unknown placement")
+    fee_letters = [decode(m.value()).record for m in read_to_end(kafka_bootstrap, dead_letter_topic(ATS_FEES))][fee_dlq_before:]
+    assert sum(1 for r in fee_letters if r["error_type"] == "UnknownPlacement") == ghosts > 0

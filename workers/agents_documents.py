@@ -1,0 +1,115 @@
+"""Invoices and credit memos, keyed by invoice id: one owner per document, so its status
+changes on billing.invoices are emitted in order, each with a new version."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, replace
+
+from backoffice import lifecycle
+from backoffice.lifecycle import IllegalDocumentTransition
+from backoffice.model import DocumentStatus, Invoice, InvoicingMode
+from schemas.codec import encode
+from schemas.mapping import invoice_to_record
+from workers import clock
+from workers.app import app
+from workers.emit import send_outcome
+from workers.messages import DocumentCommand, LineCommand
+from workers.partitioning import partition_for
+from workers.topology import P, document_commands, invoices, invoices_out, ledger_commands
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceRecord:
+    invoice: Invoice
+    history: tuple[tuple[str, str, str], ...] = ()     # (status, at ISO, detail)
+    document_uris: tuple[str, ...] = ()
+    document_sha256: tuple[str, ...] = ()
+    error: str | None = None
+
+
+async def emit_invoice(record: InvoiceRecord, event_type: str) -> None:
+    inv = record.invoice
+    value = encode("InvoiceEvent", invoice_to_record(
+        inv, event_id=f"{inv.invoice_id}:{inv.version}:{event_type}", event_type=event_type,
+        occurred_at=clock.now(), document_uris=record.document_uris, sha256=record.document_sha256,
+        error=record.error))
+    await invoices_out.send(key=inv.invoice_id.encode(), value=value)
+
+
+def _with(record: InvoiceRecord, invoice: Invoice, detail: str = "", **kw) -> InvoiceRecord:
+    entry = (invoice.status.value, clock.now().isoformat(), detail)
+    return replace(record, invoice=invoice, history=record.history + (entry,), **kw)
+
+
+async def _delivery(record: InvoiceRecord, msg: DocumentCommand) -> tuple[InvoiceRecord, str]:
+    """Record / send through the documents service, off the event loop (rendering is CPU-bound)."""
+    from workers.delivery import delivery_service
+
+    service = delivery_service()
+    inv = record.invoice
+    loop = asyncio.get_running_loop()
+    if msg.action == "RECORD" or (msg.action == "AUTOMATIC" and inv.status is DocumentStatus.NEW):
+        result = await loop.run_in_executor(None, lambda: service.record(inv, msg.template))
+        record = _with(record, result.invoice, f"recorded with {result.invoice.template}",
+                       document_uris=result.uris, document_sha256=result.sha256s, error=None)
+        await emit_invoice(record, "RECORDED")
+        inv = record.invoice
+    if msg.action in ("SEND", "AUTOMATIC"):
+        result = await loop.run_in_executor(None, lambda: service.send(inv, extra_to=msg.recipients,
+                                                                       resend=msg.resend))
+        if result.sent or result.already_sent:
+            record = _with(record, result.invoice, "emailed to " + ", ".join(result.recipients), error=None)
+            await emit_invoice(record, "SENT")
+        else:
+            record = replace(record, error=result.error)
+            await emit_invoice(record, "SEND_FAILED")
+            return record, f"send failed: {result.error}"
+    if msg.action == "PRINT_AND_SEND":
+        result = await loop.run_in_executor(None, lambda: service.print_and_send(inv))
+        record = _with(record, result.invoice, "print & send")
+        await emit_invoice(record, "SENT")
+    return record, f"{msg.action.lower()} done: {record.invoice.status.value}"
+
+
+@app.agent(document_commands)
+async def documents(stream):
+    """Generated documents, then Record / Send / Print & Send / Void on them."""
+    async for msg in stream:
+        key = msg.invoice_id.encode()
+        record = invoices.get(key)
+        if msg.action == "GENERATED":
+            if record is None:
+                record = InvoiceRecord(msg.invoice, ((DocumentStatus.NEW.value, clock.now().isoformat(), "generated"),))
+                invoices[key] = record
+            await emit_invoice(record, "GENERATED")      # re-emitted on a replay: consumers dedupe by event id
+            if record.invoice.invoicing_mode is InvoicingMode.AUTOMATIC and record.invoice.status is DocumentStatus.NEW:
+                msg = DocumentCommand("AUTOMATIC", msg.invoice_id, msg.command_id)
+            else:
+                continue
+        if record is None:
+            await send_outcome(command_id=msg.command_id, tenant_id="", command=msg.action, ok=False,
+                               message=f"invoice {msg.invoice_id} is unknown")
+            continue
+        try:
+            if msg.action == "VOID":
+                voided = lifecycle.void(record.invoice)
+                record = _with(record, voided, "voided")
+                for placement_id in sorted({line.placement_id for line in voided.lines}):
+                    pkey = f"{voided.tenant_id}:{placement_id}".encode()
+                    await ledger_commands.send(key=pkey, partition=partition_for(pkey, P), value=LineCommand(
+                        f"{msg.command_id}:{placement_id}", voided.tenant_id, pkey.decode(), "RELEASE_INVOICE",
+                        invoice_id=voided.invoice_id))
+                await emit_invoice(record, "VOIDED")
+                text = f"voided {voided.number}; its pay lines are pending again"
+            else:
+                record, text = await _delivery(record, msg)
+            ok = True
+        except (IllegalDocumentTransition, ValueError) as exc:
+            ok, text = False, str(exc)
+        invoices[key] = record
+        if msg.command_id and msg.action != "AUTOMATIC":
+            await send_outcome(command_id=msg.command_id, tenant_id=record.invoice.tenant_id, command=msg.action,
+                               ok=ok, message=text)

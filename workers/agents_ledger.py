@@ -1,0 +1,147 @@
+"""Pay-line state: ats.placements / ats.timesheets / ats.fees -> the ledgers table, and the
+ledger side of windows (collect, settle) and of operator commands (snooze, credit...)."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from backoffice import ledger as L
+from backoffice.errors import DomainError
+from infra.settings import load_settings
+from workers import clock
+from workers.app import app
+from workers.deadletter import DeadLetters
+from workers.emit import send_outcome
+from workers.ledger_logic import Parked, collect, expire_parked, ingest, new_record, settle
+from workers.messages import Collect, LineCommand, LinesChunk, Settle, WindowEnd
+from workers.partitioning import partition_for
+from workers.topology import P, fees_topic, ledger_commands, ledgers, placements_topic, timesheets_topic, window_lines
+
+log = logging.getLogger(__name__)
+dead_letters = DeadLetters(app)
+CHUNK = 500
+GRACE = dt.timedelta(seconds=load_settings().orphan_grace_seconds)
+
+
+async def _dead_letter_parked(item: Parked, error: BaseException, tenant_id: str) -> None:
+    class _Message:   # the DeadLetters API takes a message-like object
+        topic, partition, offset, key, value = item.topic, item.partition, item.offset, item.key, item.value
+    await dead_letters.send(_Message, error, tenant_id)
+
+
+async def _ingest(stream) -> None:
+    async for event in stream.events():
+        message = event.message
+        key = message.key or b""
+        tenant_id = key.decode(errors="replace").partition(":")[0]
+        if b":" not in key:
+            await dead_letters.send(message, ValueError(f"key {key!r} is not tenant:placement_id"), tenant_id)
+            continue
+        record = ledgers.get(key) or new_record(key.decode())
+        parked = Parked(message.topic, message.partition, message.offset, message.key, message.value, clock.now())
+        outcome = ingest(record, parked, clock.today())
+        for item, error in outcome.dead:
+            await _dead_letter_parked(item, error, tenant_id)
+        if outcome.changed:
+            ledgers[key] = outcome.record
+
+
+@app.agent(placements_topic)
+async def ingest_placements(stream):
+    """Placement upserts (newest version wins); replays events that waited for it."""
+    await _ingest(stream)
+
+
+@app.agent(timesheets_topic)
+async def ingest_timesheets(stream):
+    """Approved timesheets -> one pay line per pay code; re-approvals replace or adjust."""
+    await _ingest(stream)
+
+
+@app.agent(fees_topic)
+async def ingest_fees(stream):
+    """Placement fees, products and services -> one pay line each (Scheduled until due)."""
+    await _ingest(stream)
+
+
+def _local_keys(tenant_id: str, partition: int) -> list[bytes]:
+    prefix = f"{tenant_id}:".encode()
+    return sorted(k for k in ledgers.keys() if k.startswith(prefix) and partition_for(k, P) == partition)
+
+
+async def _collect(msg: Collect) -> None:
+    request, now = msg.request, clock.now()
+    lines, placements, chunks, expired = [], {}, 0, 0
+    for key in _local_keys(request.tenant_id, msg.partition):
+        record = ledgers[key]
+        aged = expire_parked(record, now, GRACE)
+        for item, error in aged.dead:
+            await _dead_letter_parked(item, error, request.tenant_id)
+            expired += 1
+        record, due = collect(aged.record, request)
+        if due:
+            placements[record.ledger.placement_id] = record.ledger.placement
+            lines.extend(due)
+        if due or aged.changed:
+            ledgers[key] = record
+        if len(lines) >= CHUNK:
+            await window_lines.send(key=request.tenant_id.encode(), value=LinesChunk(
+                request, msg.partition, chunks, tuple(lines), tuple(placements.values())))
+            lines, placements, chunks = [], {}, chunks + 1
+    if lines:
+        await window_lines.send(key=request.tenant_id.encode(), value=LinesChunk(
+            request, msg.partition, chunks, tuple(lines), tuple(placements.values())))
+        chunks += 1
+    await window_lines.send(key=request.tenant_id.encode(),
+                            value=WindowEnd(request, msg.partition, msg.partitions, chunks, expired))
+
+
+def _settle(msg: Settle) -> None:
+    today = clock.today()
+    for placement_key, assignments in msg.assignments.items():
+        key = placement_key.encode()
+        record = ledgers.get(key)
+        if record is not None:
+            ledgers[key] = settle(record, msg.window_key, assignments, today)
+
+
+async def _line_command(msg: LineCommand) -> None:
+    key = msg.placement_key.encode()
+    record = ledgers.get(key)
+    if record is not None and msg.command_id in record.seen_commands:
+        return
+    today = clock.today()
+    try:
+        if record is None or record.ledger.placement is None:
+            raise DomainError(f"placement {msg.placement_key} is unknown")
+        led = record.ledger
+        if msg.action == "SNOOZE":
+            led = L.snooze(led, msg.pay_line_id).ledger
+        elif msg.action == "UNSNOOZE":
+            led = L.unsnooze(led, msg.pay_line_id, today).ledger
+        elif msg.action == "CREDIT":
+            led = L.apply_credit(led, msg.credit, today).ledger
+        elif msg.action == "RELEASE_INVOICE":
+            led = L.release_invoice(led, msg.invoice_id, today).ledger
+        else:
+            raise DomainError(f"unknown ledger action {msg.action}")
+        ledgers[key] = type(record)(led, record.parked, record.reserved, record.seen_commands | {msg.command_id})
+        ok, text = True, f"{msg.action.lower()} done for {msg.pay_line_id or msg.placement_key}"
+    except DomainError as exc:
+        ok, text = False, exc.reason
+    if msg.action != "RELEASE_INVOICE":
+        await send_outcome(command_id=msg.command_id, tenant_id=msg.tenant_id, command=msg.action, ok=ok, message=text)
+
+
+@app.agent(ledger_commands)
+async def ledger_side(stream):
+    """Window collection and settlement, and operator commands addressed to one placement."""
+    async for msg in stream:
+        if isinstance(msg, Collect):
+            await _collect(msg)
+        elif isinstance(msg, Settle):
+            _settle(msg)
+        elif isinstance(msg, LineCommand):
+            await _line_command(msg)
+        else:
+            log.error("ledger-commands: unexpected message %r", type(msg).__name__)

@@ -1,0 +1,85 @@
+"""The window assembler, keyed by tenant: gathers every ledger partition's due lines,
+then runs the health check, consolidates, numbers, and emits, once per window."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from workers.app import app
+from workers.emit import send_outcome
+from workers.messages import DocumentCommand, LinesChunk, Settle, WindowEnd
+from workers.topology import P, billto, document_commands, ledger_commands, tenants, window_chunks, window_lines, windows
+from workers.window_logic import generate, hierarchy_for, new_tenant, on_chunk, on_end, settlements
+
+log = logging.getLogger(__name__)
+
+
+def _wkey(tenant_id: str, window_key: str) -> bytes:
+    return f"{tenant_id}|{window_key}".encode()
+
+
+def _ckey(tenant_id: str, window_key: str, partition: int, chunk: int) -> bytes:
+    return f"{tenant_id}|{window_key}|{partition}|{chunk}".encode()
+
+
+async def _emit_and_confirm(state, chunks, result) -> None:
+    """Send everything the window produced and wait for the broker's acks.
+
+    Only then is the window marked done: a crash before that replays the window
+    from its chunks, yielding the same ids and numbers (consumers deduplicate).
+    """
+    request = state.request
+    pending = []
+    for invoice in result.invoices:
+        pending.append(await document_commands.send(
+            key=invoice.invoice_id.encode(),
+            value=DocumentCommand("GENERATED", invoice.invoice_id, request.command_id, invoice)))
+    for partition, assignments in settlements(chunks, result.assignments).items():
+        pending.append(await ledger_commands.send(key=b"settle", partition=partition,
+                                                  value=Settle(request.window_key, request.tenant_id, assignments)))
+    await asyncio.gather(*pending)
+    if result.blocked:
+        message = f"health check failed with {len(result.report.errors)} error(s); nothing generated"
+    else:
+        message = f"{len(result.invoices)} document(s) generated" + (
+            f", numbers {result.batch.first_number}-{result.batch.last_number}" if result.batch else "")
+    await send_outcome(command_id=request.command_id, tenant_id=request.tenant_id,
+                       command="GENERATE" if request.on_demand else "CLOSE_WINDOW", ok=not result.blocked,
+                       message=message, findings=result.report.findings,
+                       batch_id=result.batch.batch_id if result.batch else None,
+                       invoice_ids=tuple(i.invoice_id for i in result.invoices))
+
+
+@app.agent(window_lines)
+async def assemble_windows(stream):
+    """Chunks and end markers from every ledger partition -> one batch per window."""
+    async for msg in stream:
+        request = msg.request
+        wkey = _wkey(request.tenant_id, request.window_key)
+        state = windows.get(wkey)
+        if state is not None and state.done:
+            continue            # a replay of an already generated window
+        if isinstance(msg, LinesChunk):
+            window_chunks[_ckey(request.tenant_id, request.window_key, msg.source_partition, msg.chunk)] = msg
+            state = on_chunk(state, msg)
+        elif isinstance(msg, WindowEnd):
+            state = on_end(state, msg)
+        else:
+            log.error("window-lines: unexpected message %r", type(msg).__name__)
+            continue
+        if not state.complete(P):
+            windows[wkey] = state
+            continue
+        chunk_keys = [_ckey(request.tenant_id, request.window_key, p, c) for p, c in state.chunk_keys()]
+        chunks = [window_chunks[k] for k in chunk_keys]
+        tkey = request.tenant_id.encode()
+        tenant = tenants.get(tkey) or new_tenant(request.tenant_id)
+        result = generate(request, chunks, hierarchy_for(request.tenant_id, billto.items()), tenant)
+        await _emit_and_confirm(state, chunks, result)
+        batches = tenant.batches + ((result.batch,) if result.batch else ())
+        tenants[tkey] = type(tenant)(tenant.tenant_id, result.sequence or tenant.sequence,
+                                     tenant.closed | {request.window_key}, batches)
+        windows[wkey] = type(state)(state.request, state.ends, state.received, True, result.blocked,
+                                    len(result.invoices), result.batch.batch_id if result.batch else None)
+        for k in chunk_keys:
+            del window_chunks[k]

@@ -1,0 +1,73 @@
+"""Turning an operator command into the internal messages that carry it out (no Faust)."""
+from __future__ import annotations
+
+import datetime as dt
+
+from backoffice.model import BillingCycle, CreditMemoRequest
+from backoffice.schedules import BatchSchedule
+from infra.settings import Settings
+from workers.messages import DocumentCommand, LineCommand, WindowRequest
+from workers.partitioning import placement_key_of
+
+DOCUMENT_ACTIONS = {"RECORD", "SEND", "PRINT_AND_SEND", "VOID", "CONSOLIDATE"}
+
+
+class CommandRefused(ValueError):
+    """A command that names something wrong; answered with ok=False, never retried."""
+
+
+def schedule_for(cycle: BillingCycle, settings: Settings) -> BatchSchedule:
+    hour, minute = (int(x) for x in settings.preferred_start_time.split(":"))
+    return BatchSchedule(cycle, settings.timezone, settings.week_ending_day, settings.invoice_delay_days,
+                         dt.time(hour, minute))
+
+
+def window_request(cmd: dict, settings: Settings, now: dt.datetime) -> WindowRequest:
+    tenant, cid = cmd["tenant_id"], cmd["command_id"]
+    if cmd["command"] == "CLOSE_WINDOW":
+        window_id = cmd.get("window_id") or ""
+        cycle_name, _, end = window_id.partition(":")
+        try:
+            cycle, period_end = BillingCycle(cycle_name), dt.date.fromisoformat(end)
+        except ValueError:
+            raise CommandRefused(f"window_id {window_id!r} is not CYCLE:YYYY-MM-DD") from None
+        window = schedule_for(cycle, settings).window_ending(period_end)
+        as_of = cmd.get("as_of") or window.run_at.date()
+        return WindowRequest(tenant, window.window_id, cid, cycle.value, window.period_start, window.period_end, as_of,
+                             created_at=now)
+    as_of = cmd.get("as_of") or now.date()
+    first = cmd.get("first_number")
+    if first is not None and first < 1:
+        raise CommandRefused(f"first_number must be positive, got {first}")
+    return WindowRequest(tenant, f"cmd:{cid}", cid, None, dt.date(1970, 1, 1), as_of, as_of, on_demand=True,
+                         account_id=cmd.get("account_id"), first_number=first, created_at=now)
+
+
+def line_command(cmd: dict, today: dt.date) -> LineCommand:
+    kind, tenant, cid = cmd["command"], cmd["tenant_id"], cmd["command_id"]
+    if kind in ("SNOOZE", "UNSNOOZE"):
+        pay_line_id = cmd.get("pay_line_id")
+        if not pay_line_id or "|" not in pay_line_id:
+            raise CommandRefused(f"{kind} needs a pay_line_id like tenant:placement|..., got {pay_line_id!r}")
+        key = placement_key_of(pay_line_id)
+        if not key.startswith(f"{tenant}:"):
+            raise CommandRefused(f"pay line {pay_line_id} does not belong to tenant {tenant}")
+        return LineCommand(cid, tenant, key, kind, pay_line_id=pay_line_id)
+    if kind == "CREATE_CREDIT_MEMO":
+        placement_id, amount = cmd.get("placement_id"), cmd.get("amount")
+        if not placement_id or amount is None:
+            raise CommandRefused("CREATE_CREDIT_MEMO needs placement_id and amount")
+        request = CreditMemoRequest(tenant, cid, placement_id, amount, cmd.get("reason") or "credit",
+                                    cmd.get("as_of") or today, credited_line_id=cmd.get("pay_line_id"),
+                                    credited_invoice_id=cmd.get("invoice_id"))
+        return LineCommand(cid, tenant, f"{tenant}:{placement_id}", "CREDIT", credit=request)
+    raise CommandRefused(f"{kind} is not a ledger command")
+
+
+def document_command(cmd: dict) -> DocumentCommand:
+    invoice_id = cmd.get("invoice_id")
+    if not invoice_id:
+        raise CommandRefused(f"{cmd['command']} needs an invoice_id")
+    return DocumentCommand(cmd["command"], invoice_id, cmd["command_id"], template=cmd.get("template"),
+                           recipients=tuple(cmd.get("recipients") or ()), resend=bool(cmd.get("resend")),
+                           pay_line_ids=tuple(cmd.get("pay_line_ids") or ()))

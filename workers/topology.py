@@ -1,0 +1,45 @@
+"""Every topic and table the agents share, declared once on the app."""
+from __future__ import annotations
+
+from schemas.topics import (
+    ATS_ACCOUNTS, ATS_FEES, ATS_PLACEMENTS, ATS_TIMESHEETS, BILLING_COMMANDS, BILLING_INVOICES, BILLING_OUTCOMES,
+    PLACEMENT_PARTITIONS,
+)
+from workers import names
+from workers.app import RAW, STATE, app
+from workers.state import PickledTable
+
+P = PLACEMENT_PARTITIONS
+TENANT_PARTITIONS = 4
+
+
+def _internal(name: str, partitions: int):
+    return app.topic(f"{app.conf.id}-{name}", schema=STATE, partitions=partitions, internal=True)
+
+
+# External topics: raw bytes, decoded by our codec in the agents.
+accounts_topic = app.topic(ATS_ACCOUNTS, schema=RAW, partitions=4, internal=False)
+placements_topic = app.topic(ATS_PLACEMENTS, schema=RAW, partitions=P, internal=False)
+timesheets_topic = app.topic(ATS_TIMESHEETS, schema=RAW, partitions=P, internal=False)
+fees_topic = app.topic(ATS_FEES, schema=RAW, partitions=P, internal=False)
+commands_topic = app.topic(BILLING_COMMANDS, schema=RAW, partitions=TENANT_PARTITIONS, internal=False)
+invoices_out = app.topic(BILLING_INVOICES, schema=RAW, internal=False)
+outcomes_out = app.topic(BILLING_OUTCOMES, schema=RAW, internal=False)
+
+# Internal topics (co-partitioned with the placement topics where they address ledgers).
+ledger_commands = _internal(names.LEDGER_COMMANDS, P)
+window_lines = _internal(names.WINDOW_LINES, TENANT_PARTITIONS)
+document_commands = _internal(names.DOCUMENT_COMMANDS, P)
+
+# Tables.
+billto = PickledTable(app.GlobalTable(names.BILLTO_TABLE, default=None, partitions=4, key_type=bytes, value_type=bytes))
+ledgers = PickledTable(app.Table(names.LEDGER_TABLE, default=None, partitions=P, key_type=bytes, value_type=bytes))
+windows = PickledTable(app.Table(names.WINDOW_TABLE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,
+                                 value_type=bytes))
+window_chunks = PickledTable(app.Table(names.CHUNK_TABLE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,
+                                       value_type=bytes))
+tenants = PickledTable(app.Table(names.TENANT_TABLE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,
+                                 value_type=bytes))
+commands_seen = PickledTable(app.Table(names.COMMAND_TABLE, default=None, partitions=TENANT_PARTITIONS,
+                                       key_type=bytes, value_type=bytes))
+invoices = PickledTable(app.Table(names.INVOICE_TABLE, default=None, partitions=P, key_type=bytes, value_type=bytes))

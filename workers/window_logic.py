@@ -1,0 +1,98 @@
+"""The assembler's bookkeeping for one tenant's window, without Faust.
+
+A window is complete when every ledger partition has sent its end marker and every
+chunk it announced has arrived; only then does it generate, once.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+from typing import Iterable
+
+from backoffice.billto import BilltoHierarchy
+from backoffice.generation import GenerationRequest, GenerationResult, generate_invoices
+from backoffice.model import Batch, BilltoNode, PayLine, Placement
+from backoffice.numbering import TenantSequence
+from backoffice.ledger import PlacementLedger  # noqa: F401  (pickled state references it)
+from workers.messages import LinesChunk, WindowEnd, WindowRequest
+
+
+@dataclass(frozen=True, slots=True)
+class WindowState:
+    request: WindowRequest
+    ends: dict[int, int] = field(default_factory=dict)           # ledger partition -> chunk count
+    received: frozenset[tuple[int, int]] = frozenset()
+    done: bool = False
+    blocked: bool = False
+    invoice_count: int = 0
+    batch_id: str | None = None
+
+    def complete(self, partitions: int) -> bool:
+        if len(self.ends) < partitions:
+            return False
+        return all((p, c) in self.received for p, n in self.ends.items() for c in range(n))
+
+    def chunk_keys(self) -> list[tuple[int, int]]:
+        return sorted((p, c) for p, n in self.ends.items() for c in range(n))
+
+
+@dataclass(frozen=True, slots=True)
+class TenantState:
+    tenant_id: str
+    sequence: TenantSequence
+    closed: frozenset[str] = frozenset()
+    batches: tuple[Batch, ...] = ()
+
+
+def new_tenant(tenant_id: str) -> TenantState:
+    return TenantState(tenant_id, TenantSequence(tenant_id))
+
+
+def on_chunk(state: WindowState | None, chunk: LinesChunk) -> WindowState:
+    state = state or WindowState(chunk.request)
+    return replace(state, received=state.received | {(chunk.source_partition, chunk.chunk)})
+
+
+def on_end(state: WindowState | None, end: WindowEnd) -> WindowState:
+    state = state or WindowState(end.request)
+    return replace(state, ends={**state.ends, end.source_partition: end.chunks})
+
+
+def hierarchy_for(tenant_id: str, nodes: Iterable[tuple[bytes, BilltoNode]]) -> BilltoHierarchy:
+    prefix = f"{tenant_id}:".encode()
+    return BilltoHierarchy({n.entity_id: n for k, n in nodes if k.startswith(prefix) and n is not None})
+
+
+def generate(request: WindowRequest, chunks: Iterable[LinesChunk], hierarchy: BilltoHierarchy,
+             tenant: TenantState) -> GenerationResult:
+    lines: dict[str, PayLine] = {}
+    placements: dict[str, Placement] = {}
+    for chunk in chunks:
+        for p in chunk.placements:
+            placements[p.placement_id] = p
+        for line in chunk.lines:
+            lines[line.pay_line_id] = line
+    period_start, period_end = request.period_start, request.period_end
+    if request.on_demand and lines:      # an on-demand run covers the dates of what it invoices
+        period_start = min(x.work_date for x in lines.values())
+        period_end = max(x.work_date for x in lines.values())
+    gen = GenerationRequest(
+        tenant_id=request.tenant_id, batch_key=request.window_key, issue_date=request.as_of,
+        period_start=period_start, period_end=period_end,
+        created_at=request.created_at or dt.datetime.combine(request.as_of, dt.time(0), tzinfo=dt.timezone.utc),
+        on_demand=request.on_demand, account_id=request.account_id, first_number=request.first_number)
+    ordered = [lines[k] for k in sorted(lines)]
+    return generate_invoices(ordered, placements, hierarchy, tenant.sequence, gen)
+
+
+def settlements(chunks: Iterable[LinesChunk], assignments: dict[str, str]) -> dict[int, dict[str, dict[str, str]]]:
+    """Per ledger partition: {placement key: {pay_line_id: invoice_id}} for every placement that sent lines."""
+    out: dict[int, dict[str, dict[str, str]]] = {}
+    for chunk in chunks:
+        part = out.setdefault(chunk.source_partition, {})
+        for line in chunk.lines:
+            key = f"{line.tenant_id}:{line.placement_id}"
+            mine = part.setdefault(key, {})
+            if line.pay_line_id in assignments:
+                mine[line.pay_line_id] = assignments[line.pay_line_id]
+    return out
