@@ -13,6 +13,7 @@ COMMAND_MODULES: list[str] = [
     "cli.demo",
     "cli.worker",
     "cli.documents",
+    "cli.operator",
 ]
 
 

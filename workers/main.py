@@ -9,6 +9,7 @@ AGENT_MODULES = [
     "workers.agents_commands",
     "workers.agents_windows",
     "workers.agents_documents",
+    "workers.agents_scheduler",
 ]
 
 

@@ -1,0 +1,175 @@
+"""Operator commands: each publishes an OperatorCommand on billing.commands and waits
+for its outcome on billing.outcomes, which it prints (findings included)."""
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from decimal import Decimal, InvalidOperation
+
+import click
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from cli.common import require_bootstrap, settings_or_exit
+from cli.main import cli
+from infra.kafka import consumer_config, producer_config
+from infra.offsets import log_end_offsets
+from schemas.codec import decode, encode
+from schemas.topics import BILLING_COMMANDS, BILLING_OUTCOMES
+
+FIELDS = ("pay_line_id", "placement_id", "account_id", "first_number", "as_of", "window_id", "invoice_id",
+          "batch_id", "invoice_line_id", "amount", "reason", "template")
+
+
+def command_record(tenant: str, kind: str, command_id: str | None = None, **fields) -> dict:
+    cid = command_id or f"cli-{uuid.uuid4()}"
+    rec = {"event_id": cid, "tenant_id": tenant, "occurred_at": dt.datetime.now(dt.timezone.utc),
+           "command_id": cid, "command": kind, "requested_by": "cli", "recipients": [], "pay_line_ids": [],
+           "resend": False, **{f: None for f in FIELDS}}
+    rec.update({k: v for k, v in fields.items() if v is not None})
+    return rec
+
+
+def publish_and_wait(bootstrap: str, record: dict, timeout: float) -> dict | None:
+    """Publish, then read billing.outcomes from its current end until our command's outcome shows up."""
+    consumer = Consumer(consumer_config(bootstrap, None, **{"group.id": "cli-outcomes"}))
+    md = consumer.list_topics(BILLING_OUTCOMES, timeout=10).topics[BILLING_OUTCOMES]
+    ends = log_end_offsets(bootstrap, [TopicPartition(BILLING_OUTCOMES, p) for p in md.partitions])
+    consumer.assign([TopicPartition(t, p, high) for (t, p), (_, high) in ends.items()])
+    producer = Producer(producer_config(bootstrap))
+    producer.produce(BILLING_COMMANDS, key=record["tenant_id"].encode(), value=encode("OperatorCommand", record))
+    producer.flush(10)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            for msg in consumer.consume(500, 0.5):
+                if msg.error():
+                    continue
+                outcome = decode(msg.value()).record
+                if outcome["command_id"] == record["command_id"]:
+                    return outcome
+        return None
+    finally:
+        consumer.close()
+
+
+def _print_outcome(record: dict, outcome: dict | None, timeout: float) -> None:
+    if outcome is None:
+        raise click.ClickException(f"no outcome for command {record['command_id']} within {timeout}s "
+                                   f"(is a worker running?)")
+    click.echo(f"{'OK' if outcome['ok'] else 'REFUSED'}: {outcome['message']}")
+    for f in outcome["findings"]:
+        click.echo(f"  {f['severity']:7} {f['code']:28} {f['message']}")
+    if outcome.get("batch_id"):
+        click.echo(f"  batch {outcome['batch_id']}: {len(outcome['invoice_ids'])} document(s)")
+    if not outcome["ok"]:
+        raise SystemExit(1)
+
+
+def _run(tenant: str, kind: str, timeout: float, **fields) -> None:
+    bootstrap = require_bootstrap(settings_or_exit())
+    record = command_record(tenant, kind, **fields)
+    _print_outcome(record, publish_and_wait(bootstrap, record, timeout), timeout)
+
+
+def _date(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
+timeout_option = click.option("--timeout", type=float, default=60, show_default=True, help="Seconds to wait for the outcome.")
+
+
+@cli.command()
+@click.option("--tenant", required=True)
+@click.option("--account", default=None, help="Only this Billto account (entity id).")
+@click.option("--first-number", type=click.IntRange(1), default=None, help="First invoice number of the batch.")
+@click.option("--as-of", default=None, help="Business date (YYYY-MM-DD) the run is for; default today.")
+@timeout_option
+def generate(tenant, account, first_number, as_of, timeout) -> None:
+    """Generate Invoices now: health check, then one batch (manual-mode accounts included)."""
+    _run(tenant, "GENERATE", timeout, account_id=account, first_number=first_number, as_of=_date(as_of))
+
+
+@cli.command("close-window")
+@click.option("--tenant", required=True)
+@click.option("--window", "window_id", required=True, help="CYCLE:PERIOD_END, e.g. WEEKLY:2026-11-22.")
+@click.option("--as-of", default=None, help="Business date; default the window's run date.")
+@timeout_option
+def close_window(tenant, window_id, as_of, timeout) -> None:
+    """Close one batch window (what the scheduler does at the window's run time)."""
+    _run(tenant, "CLOSE_WINDOW", timeout, window_id=window_id, as_of=_date(as_of),
+         command_id=f"close:{tenant}:{window_id}")
+
+
+def _tenant_of(pay_line_id: str) -> str:
+    return pay_line_id.split(":", 1)[0]
+
+
+@cli.command()
+@click.argument("pay_line_id")
+@click.option("--reason", default=None)
+@timeout_option
+def snooze(pay_line_id, reason, timeout) -> None:
+    """Hold a pay line out of batches (PAYLINE is tenant:placement|...)."""
+    _run(_tenant_of(pay_line_id), "SNOOZE", timeout, pay_line_id=pay_line_id, reason=reason)
+
+
+@cli.command()
+@click.argument("pay_line_id")
+@timeout_option
+def unsnooze(pay_line_id, timeout) -> None:
+    """Release a snoozed pay line (back to Pending, or Scheduled if its date is ahead)."""
+    _run(_tenant_of(pay_line_id), "UNSNOOZE", timeout, pay_line_id=pay_line_id)
+
+
+@cli.command("credit-memo")
+@click.option("--tenant", required=True)
+@click.option("--placement", required=True, help="Placement to credit.")
+@click.option("--amount", required=True, help="Amount to credit (positive).")
+@click.option("--reason", required=True)
+@click.option("--line", "pay_line_id", default=None, help="Credited pay line (links the memo to its invoice).")
+@click.option("--invoice", "invoice_id", default=None, help="The credited invoice.")
+@timeout_option
+def credit_memo(tenant, placement, amount, reason, pay_line_id, invoice_id, timeout) -> None:
+    """Create a credit memo line from an invoiced line or from a placement."""
+    try:
+        value = Decimal(amount).quantize(Decimal("0.01"))
+    except InvalidOperation:
+        raise click.BadParameter(f"not an amount: {amount!r}", param_hint="--amount") from None
+    _run(tenant, "CREATE_CREDIT_MEMO", timeout, placement_id=placement, amount=value, reason=reason,
+         pay_line_id=pay_line_id, invoice_id=invoice_id)
+
+
+@cli.command()
+@click.option("--tenant", required=True)
+@click.argument("invoice_ids", nargs=-1, required=True)
+@click.option("--template", default=None, help="Template name (default: account/tenant default).")
+@timeout_option
+def record(tenant, invoice_ids, template, timeout) -> None:
+    """Record & Present: render and store the PDFs, mark Recorded (one or many invoices)."""
+    for invoice_id in invoice_ids:
+        _run(tenant, "RECORD", timeout, invoice_id=invoice_id, template=template)
+
+
+@cli.command()
+@click.option("--tenant", required=True)
+@click.argument("invoice_ids", nargs=-1, required=True)
+@click.option("--to", "recipients", multiple=True, help="Extra recipients.")
+@click.option("--print", "print_only", is_flag=True, help="Print & Send: mark Sent without email.")
+@timeout_option
+def send(tenant, invoice_ids, recipients, print_only, timeout) -> None:
+    """Email & Send recorded invoices to the AP contact (plus --to), or Print & Send."""
+    bootstrap = require_bootstrap(settings_or_exit())
+    for invoice_id in invoice_ids:
+        rec = command_record(tenant, "PRINT_AND_SEND" if print_only else "SEND", invoice_id=invoice_id)
+        rec["recipients"] = list(recipients)
+        _print_outcome(rec, publish_and_wait(bootstrap, rec, timeout), timeout)
+
+
+@cli.command()
+@click.option("--tenant", required=True)
+@click.argument("invoice_id")
+@timeout_option
+def void(tenant, invoice_id, timeout) -> None:
+    """Void a document; its pay lines return to Pending."""
+    _run(tenant, "VOID", timeout, invoice_id=invoice_id)

@@ -1,0 +1,41 @@
+"""The batch-window scheduler: a timer on the leader only, publishing close commands.
+
+It never touches a table (Faust refuses table writes outside stream iteration): the
+close is a command, and the command agent (deduplicating by command id) does the rest.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+
+from infra.settings import load_settings
+from schemas.codec import encode
+from workers import clock
+from workers.app import app
+from workers.scheduler_logic import due_windows, tenants_in
+from workers.topology import billto, commands_topic
+
+log = logging.getLogger(__name__)
+SETTINGS = load_settings()
+CATCH_UP = dt.timedelta(days=float(os.environ.get("BACKOFFICE_CATCH_UP_DAYS", "35")))
+INTERVAL = float(os.environ.get("BACKOFFICE_SCHEDULER_INTERVAL", "30"))
+_last_look: dict[str, dt.datetime] = {}
+
+
+@app.timer(INTERVAL, on_leader=True)
+async def close_due_windows() -> None:
+    now = clock.now()
+    since = _last_look.get("t", now - CATCH_UP)
+    tenants = tenants_in(billto.keys())
+    for due in due_windows(tenants, SETTINGS, since, now):
+        w = due.window
+        record = {"event_id": due.command_id, "tenant_id": due.tenant_id, "occurred_at": now,
+                  "command_id": due.command_id, "command": "CLOSE_WINDOW", "requested_by": "scheduler",
+                  "window_id": w.window_id, "as_of": w.run_at.date(), "recipients": [], "pay_line_ids": [],
+                  "resend": False, **{f: None for f in ("pay_line_id", "placement_id", "account_id", "first_number",
+                                                         "invoice_id", "batch_id", "invoice_line_id", "amount",
+                                                         "reason", "template")}}
+        await commands_topic.send(key=due.tenant_id.encode(), value=encode("OperatorCommand", record))
+        log.info("scheduled close of %s for %s", w.window_id, due.tenant_id)
+    _last_look["t"] = now
