@@ -69,7 +69,22 @@ def stage_read_back(run: DemoRun) -> None:
             raise click.ClickException(f"{topic}: published {sent} but consumed {consumed}")
 
 
-STAGES: list[Callable[[DemoRun], None]] = [stage_topics, stage_simulate, stage_read_back]
+def stage_with_worker(run: DemoRun) -> None:
+    from cli import demo_worker as w
+
+    with w.SmtpSink() as smtp:
+        run.facts["smtp"] = smtp
+        run.facts["clock"] = dt.datetime.combine(run.start + dt.timedelta(weeks=run.weeks, days=3), dt.time(12),
+                                                 tzinfo=dt.timezone.utc)
+        proc = w.start_worker(run)
+        try:
+            for stage in (w.stage_worker_ingest, w.stage_close_windows, w.stage_batches, w.stage_record):
+                stage(run)
+        finally:
+            w.stop_worker(proc)
+
+
+STAGES: list[Callable[[DemoRun], None]] = [stage_topics, stage_simulate, stage_read_back, stage_with_worker]
 
 
 @cli.command()

@@ -32,23 +32,32 @@ def command_record(tenant: str, kind: str, command_id: str | None = None, **fiel
 
 def publish_and_wait(bootstrap: str, record: dict, timeout: float) -> dict | None:
     """Publish, then read billing.outcomes from its current end until our command's outcome shows up."""
+    return publish_many_and_wait(bootstrap, [record], timeout).get(record["command_id"])
+
+
+def publish_many_and_wait(bootstrap: str, records: list[dict], timeout: float) -> dict[str, dict]:
+    """Publish several commands at once; {command_id: outcome} for those answered within the timeout."""
     consumer = Consumer(consumer_config(bootstrap, None, **{"group.id": "cli-outcomes"}))
     md = consumer.list_topics(BILLING_OUTCOMES, timeout=10).topics[BILLING_OUTCOMES]
     ends = log_end_offsets(bootstrap, [TopicPartition(BILLING_OUTCOMES, p) for p in md.partitions])
     consumer.assign([TopicPartition(t, p, high) for (t, p), (_, high) in ends.items()])
     producer = Producer(producer_config(bootstrap))
-    producer.produce(BILLING_COMMANDS, key=record["tenant_id"].encode(), value=encode("OperatorCommand", record))
+    for record in records:
+        producer.produce(BILLING_COMMANDS, key=record["tenant_id"].encode(),
+                         value=encode("OperatorCommand", record))
     producer.flush(10)
+    wanted = {r["command_id"] for r in records}
+    found: dict[str, dict] = {}
     deadline = time.monotonic() + timeout
     try:
-        while time.monotonic() < deadline:
+        while wanted - set(found) and time.monotonic() < deadline:
             for msg in consumer.consume(500, 0.5):
                 if msg.error():
                     continue
                 outcome = decode(msg.value()).record
-                if outcome["command_id"] == record["command_id"]:
-                    return outcome
-        return None
+                if outcome["command_id"] in wanted:
+                    found[outcome["command_id"]] = outcome
+        return found
     finally:
         consumer.close()
 

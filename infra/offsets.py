@@ -40,3 +40,21 @@ def _last_offset_from(consumer: Consumer, topic: str, partition: int, start: int
         last = max(last, max(m.offset() for m in batch))
     consumer.unassign()
     return last
+
+
+def group_lag(bootstrap: str, group: str, topics: Iterable[str], timeout: float = 10.0) -> int:
+    """Total lag of a consumer group over the topics' partitions (true log ends)."""
+    consumer = Consumer(consumer_config(bootstrap, group))
+    try:
+        parts = []
+        for topic in topics:
+            md = consumer.list_topics(topic, timeout=timeout).topics[topic]
+            parts += [TopicPartition(topic, p) for p in md.partitions]
+        committed = {(tp.topic, tp.partition): tp.offset for tp in consumer.committed(parts, timeout=timeout)}
+    finally:
+        consumer.close()
+    lag = 0
+    for key, (low, high) in log_end_offsets(bootstrap, parts, timeout).items():
+        done = committed[key]
+        lag += max(0, high - (done if done >= 0 else low))
+    return lag

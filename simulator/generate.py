@@ -90,6 +90,7 @@ class Simulator:
         self.bad_rate = bad_rate
         self.stream = SimulatedStream()
         self._expected: dict[tuple[str, str], list[dict]] = {}
+        self._named = 0
 
     # -- events --------------------------------------------------------------------------------
     def _emit(self, topic: str, key: str, schema: str, record: dict) -> None:
@@ -112,8 +113,13 @@ class Simulator:
         return {"line1": f"{self.rng.randint(10, 9999)} {self.rng.choice(['Main', 'Oak', 'Market', 'Elm'])} St",
                 "line2": "", "city": city, "region": region, "postal_code": postal, "country": "US"}
 
+    NAMED_MODES = ("SEMI_AUTOMATIC", "AUTOMATIC", "SEMI_AUTOMATIC", "MANUAL", "AUTOMATIC", "SEMI_AUTOMATIC")
+
     def _account(self, tenant: str, kind: str, entity_id: str, parent: str | None, name: str | None,
                  mode: str, when: dt.datetime) -> dict:
+        if name:   # Billto accounts rotate through the three modes so every sample has each
+            mode = self.NAMED_MODES[self._named % len(self.NAMED_MODES)]
+            self._named += 1
         return {"event_id": self.ids.event(), "tenant_id": tenant, "occurred_at": when, "entity_type": kind,
                 "entity_id": entity_id, "parent_id": parent, "account_name": name,
                 "ap_contact": self._contact() if name else None, "address": self._address() if name else None,

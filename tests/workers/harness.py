@@ -13,6 +13,7 @@ from pathlib import Path
 from confluent_kafka import Producer
 
 from infra.kafka import producer_config
+from infra.offsets import group_lag
 from infra.readback import read_to_end
 from schemas.codec import encode
 
@@ -97,31 +98,6 @@ def wait_until(predicate, timeout: float, interval: float = 0.5, message: str = 
             last = exc
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}; last: {last!r}")
-
-
-def group_lag(bootstrap: str, group: str, topics: list[str]) -> int:
-    """Sum over the topics' partitions of (log end - committed offset) for a consumer group."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    from infra.kafka import consumer_config
-    from infra.offsets import log_end_offsets
-
-    consumer = Consumer(consumer_config(bootstrap, group))
-    try:
-        parts = []
-        for topic in topics:
-            md = consumer.list_topics(topic, timeout=10).topics[topic]
-            parts += [TopicPartition(topic, p) for p in md.partitions]
-        committed = {(tp.topic, tp.partition): tp.offset for tp in consumer.committed(parts, timeout=10)}
-        ends = log_end_offsets(bootstrap, parts)
-        lag = 0
-        for tp in parts:
-            low, high = ends[(tp.topic, tp.partition)]
-            done = committed[(tp.topic, tp.partition)]
-            lag += high - (done if done >= 0 else low)
-        return lag
-    finally:
-        consumer.close()
 
 
 def wait_drained(bootstrap: str, group: str, topics: list[str], timeout: float = 120) -> None:

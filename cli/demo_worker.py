@@ -1,0 +1,160 @@
+"""Demo stages that need the worker: run it, close windows with a demo clock, record
+PDFs, send the automatic ones to a local SMTP sink, and print the batches."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+
+import click
+
+from infra.offsets import group_lag
+from infra.readback import read_to_end
+from schemas.codec import decode
+from schemas.topics import ATS_ACCOUNTS, ATS_FEES, ATS_PLACEMENTS, ATS_TIMESHEETS, BILLING_INVOICES, BILLING_OUTCOMES
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_APP = "backoffice-demo"
+
+
+def _wait(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise click.ClickException(f"demo: timed out waiting for {what}")
+
+
+class SmtpSink:
+    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[tuple[str, list[str]]] = []
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                sink.messages.append((envelope.mail_from, list(envelope.rcpt_tos)))
+                return "250 OK"
+
+        from infra.broker import free_port
+
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+    def __enter__(self) -> "SmtpSink":
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.controller.stop()
+
+
+def start_worker(run) -> subprocess.Popen:
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": run.bootstrap, "BACKOFFICE_APP_ID": DEMO_APP,
+           "BACKOFFICE_DATA_DIR": str(run.out_dir / "state"), "BACKOFFICE_WEB": "0",
+           "BACKOFFICE_DOCUMENT_STORE": str(run.out_dir / "documents"),
+           "BACKOFFICE_SENT_LOG": str(run.out_dir / "sent-log"), "BACKOFFICE_ORPHAN_GRACE_SECONDS": "0",
+           "BACKOFFICE_SMTP_PORT": str(run.facts["smtp"].port), "BACKOFFICE_SMTP_ATTEMPTS": "2",
+           "BACKOFFICE_SMTP_BACKOFF_SECONDS": "0.1", "BACKOFFICE_SCHEDULER_INTERVAL": "3600",
+           "BACKOFFICE_CLOCK": run.facts["clock"].isoformat(), "PYTHONPATH": str(ROOT)}
+    log = open(run.out_dir / "worker.log", "wb")
+    return subprocess.Popen([sys.executable, "-m", "cli.main", "worker", "--loglevel", "warn"], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_worker(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def stage_worker_ingest(run) -> None:
+    _wait(lambda: group_lag(run.bootstrap, DEMO_APP, [ATS_ACCOUNTS, ATS_PLACEMENTS, ATS_TIMESHEETS, ATS_FEES]) == 0,
+          180, "the worker to ingest the ATS events")
+    click.echo("\nworker ingested every ATS event (consumer lag 0)")
+
+
+def stage_close_windows(run) -> None:
+    """The demo clock: close each weekly window of the simulated weeks, then generate the rest on demand."""
+    from cli.operator import command_record, publish_many_and_wait
+
+    tenants = sorted({e.record["tenant_id"] for e in run.facts["stream"].events if e.record})
+    first_week_end = run.start + dt.timedelta(days=6)
+    outcomes = defaultdict(list)
+    rounds = []
+    for week in range(run.weeks):
+        window = f"WEEKLY:{first_week_end + dt.timedelta(weeks=week)}"
+        rounds.append([command_record(t, "CLOSE_WINDOW", command_id=f"close:{t}:{window}", window_id=window)
+                       for t in tenants])
+    # then semi-monthly, monthly and manual accounts: Generate Invoices on demand
+    rounds.append([command_record(t, "GENERATE", command_id=f"demo-generate:{t}", as_of=run.facts["clock"].date())
+                   for t in tenants])
+    for records in rounds:
+        answered = publish_many_and_wait(run.bootstrap, records, 120)
+        for r in records:
+            outcomes[r["tenant_id"]].append(answered.get(r["command_id"]))
+    run.facts["outcomes"] = outcomes
+    click.echo(f"closed {run.weeks} weekly windows per tenant and ran Generate Invoices once per tenant")
+
+
+def _latest_invoices(bootstrap: str) -> dict[str, dict]:
+    latest: dict[str, dict] = {}
+    for msg in read_to_end(bootstrap, BILLING_INVOICES):
+        rec = decode(msg.value()).record
+        if rec["invoice_id"] not in latest or rec["version"] >= latest[rec["invoice_id"]]["version"]:
+            latest[rec["invoice_id"]] = rec
+    return latest
+
+
+def stage_batches(run) -> None:
+    ids = {i for outs in run.facts["outcomes"].values() for o in outs if o for i in o["invoice_ids"]}
+    invoices = _wait(lambda: (inv := _latest_invoices(run.bootstrap)) and ids <= set(inv) and inv, 60,
+                     "the invoice events")
+    run.facts["invoices"] = {k: v for k, v in invoices.items() if k in ids}
+    click.echo("\nbatches (List Batches):")
+    click.echo(f"  {'tenant':10} {'batch':22} {'docs':>5} {'numbers':>11} {'Amount: Timesheets':>19} "
+               f"{'Amount: Products & Services':>28}")
+    for tenant, outs in sorted(run.facts["outcomes"].items()):
+        for o in outs:
+            if not o or not o["invoice_ids"]:
+                continue
+            docs = [run.facts["invoices"][i] for i in o["invoice_ids"]]
+            ts = sum((ln["amount"] for d in docs for ln in d["lines"] if ln["category"] == "TIMESHEETS"), Decimal(0))
+            ps = sum((ln["amount"] for d in docs for ln in d["lines"] if ln["category"] != "TIMESHEETS"), Decimal(0))
+            numbers = sorted(int(d["number"]) for d in docs)
+            click.echo(f"  {tenant:10} {o['batch_id'][:22]:22} {len(docs):>5} {f'{numbers[0]}-{numbers[-1]}':>11} "
+                       f"{ts:>19,.2f} {ps:>28,.2f}")
+    blocked = [o for outs in run.facts["outcomes"].values() for o in outs if o and not o["ok"]]
+    for o in blocked:
+        click.echo(f"  {o['tenant_id']}: blocked by the health check: {o['message']}")
+
+
+def stage_record(run) -> None:
+    """Record & Present the semi-automatic documents (automatic ones were recorded and emailed by the worker)."""
+    from cli.operator import command_record, publish_many_and_wait
+
+    todo = [d for d in run.facts["invoices"].values() if d["status"] == "NEW" and d["invoicing_mode"] != "AUTOMATIC"]
+    publish_many_and_wait(run.bootstrap, [command_record(d["tenant_id"], "RECORD", invoice_id=d["invoice_id"])
+                                          for d in todo], 300)
+    latest = _latest_invoices(run.bootstrap)
+    mine = [latest[i] for i in run.facts["invoices"]]
+    statuses = defaultdict(int)
+    for d in mine:
+        statuses[d["status"]] += 1
+    pdfs = sorted((run.out_dir / "documents").rglob("*.pdf"))
+    click.echo(f"\ndocuments: {dict(statuses)}; {len(pdfs)} PDFs in {(run.out_dir / 'documents').resolve()}")
+    click.echo(f"emails accepted by the local SMTP server: {len(run.facts['smtp'].messages)}")
