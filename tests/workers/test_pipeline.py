@@ -74,7 +74,8 @@ def test_every_expected_line_is_invoiced_exactly_once(kafka_bootstrap, tmp_path,
                            extra_env={"BACKOFFICE_ORPHAN_GRACE_SECONDS": "0",
                                       "BACKOFFICE_DOCUMENT_STORE": str(tmp_path / "docs"),
                                       "BACKOFFICE_SENT_LOG": str(tmp_path / "sent"),
-                                      "BACKOFFICE_SMTP_PORT": "1", "BACKOFFICE_SMTP_ATTEMPTS": "1"}).start()
+                                      "BACKOFFICE_SMTP_PORT": "1", "BACKOFFICE_SMTP_ATTEMPTS": "1",
+                                      "BACKOFFICE_SCHEDULER_INTERVAL": "3600"}).start()
     try:
         ids = {}
         for t in sorted(rename.values()):
@@ -86,7 +87,7 @@ def test_every_expected_line_is_invoiced_exactly_once(kafka_bootstrap, tmp_path,
         assert all(o["ok"] for o in done.values()), done
         invoices = wait_until(lambda: (inv := invoice_events(kafka_bootstrap, set(rename.values())))
                               and sum(len(o["invoice_ids"]) for o in done.values()) == len(inv) and inv, 60,
-                              message="invoice events")
+                              message="the invoice events of both batches")
     finally:
         worker.stop()
     invoiced = Counter()
