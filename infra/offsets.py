@@ -16,30 +16,34 @@ from infra.kafka import consumer_config
 
 def log_end_offsets(bootstrap: str, partitions: Iterable[TopicPartition], timeout: float = 10.0
                     ) -> dict[tuple[str, int], tuple[int, int]]:
-    """{(topic, partition): (low, true high)}."""
-    consumer = Consumer(consumer_config(bootstrap, None, **{"group.id": "offset-probe"}))
+    """{(topic, partition): (low, true high)}: one metadata query and one fetch per partition."""
+    consumer = Consumer(consumer_config(bootstrap, None, **{"group.id": "offset-probe", "fetch.wait.max.ms": 10}))
     try:
-        out = {}
+        out, probe = {}, {}
         for tp in partitions:
             low, high = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=timeout)
-            if high > low:
-                high = max(high, _last_offset_from(consumer, tp.topic, tp.partition, high - 1, timeout) + 1)
             out[(tp.topic, tp.partition)] = (low, high)
+            if high > low:
+                probe[(tp.topic, tp.partition)] = high - 1
+        if probe:
+            consumer.assign([TopicPartition(t, p, off) for (t, p), off in probe.items()])
+            last = dict(probe)
+            waiting = set(probe)
+            deadline = time.monotonic() + timeout
+            while waiting and time.monotonic() < deadline:
+                msg = consumer.poll(0.2)
+                while msg is not None:       # the rest of a fetched batch is already local
+                    if not msg.error():
+                        key = (msg.topic(), msg.partition())
+                        last[key] = max(last[key], msg.offset())
+                        waiting.discard(key)
+                    msg = consumer.poll(0)
+            for key, offset in last.items():
+                low, high = out[key]
+                out[key] = (low, max(high, offset + 1))
         return out
     finally:
         consumer.close()
-
-
-def _last_offset_from(consumer: Consumer, topic: str, partition: int, start: int, timeout: float) -> int:
-    consumer.assign([TopicPartition(topic, partition, start)])
-    last, deadline = start, time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        batch = [m for m in consumer.consume(10000, 0.3) if not m.error()]
-        if not batch:
-            break
-        last = max(last, max(m.offset() for m in batch))
-    consumer.unassign()
-    return last
 
 
 def group_lag(bootstrap: str, group: str, topics: Iterable[str], timeout: float = 10.0) -> int:

@@ -28,6 +28,9 @@ def create_app(bootstrap: str | None = None) -> faust.App:
     settings = load_settings()
     bootstrap = bootstrap or settings.kafka_bootstrap_servers or "127.0.0.1:9092"
     fast_groups = os.environ.get("BACKOFFICE_FAST_REBALANCE", "1") == "1"
+    from workers import tansu_compat
+
+    tansu_compat.install(bootstrap)
     return faust.App(
         os.environ.get("BACKOFFICE_APP_ID", APP_ID),
         broker=[f"kafka://{b.strip()}" for b in bootstrap.split(",")],

@@ -1,0 +1,140 @@
+"""Crash, restart, scale-out and replay on the embedded broker: nothing lost, nothing twice."""
+import datetime as dt
+import time
+from collections import Counter
+from dataclasses import replace
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from infra.admin import create_topics
+from infra.kafka import consumer_config
+from infra.readback import read_to_end
+from schemas.codec import decode
+from schemas.topics import ATS_ACCOUNTS, ATS_FEES, ATS_PLACEMENTS, ATS_TIMESHEETS, BILLING_OUTCOMES
+from simulator.generate import generate
+from simulator.publish import publish
+from tests.workers.harness import WorkerProcess, produce, read_table, wait_drained, wait_until
+from tests.workers.test_pipeline import command
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+INPUTS = [ATS_ACCOUNTS, ATS_PLACEMENTS, ATS_TIMESHEETS, ATS_FEES]
+START = dt.date(2026, 9, 7)
+
+
+def _stream(prefix):
+    stream = generate(tenants=2, placements=40, weeks=6, seed=9, start=START, bad_rate=0.0)
+
+    def retag(ev):
+        rec = dict(ev.record)
+        rec["tenant_id"] = f"{prefix}-{rec['tenant_id']}"
+        return replace(ev, key=f"{prefix}-{ev.key.decode()}".encode(), record=rec)
+
+    stream.events = [retag(e) for e in stream.events]
+    return stream, sorted({e.record["tenant_id"] for e in stream.events})
+
+
+def _outcomes(bootstrap, ids):
+    found = {}
+    for m in read_to_end(bootstrap, BILLING_OUTCOMES):
+        rec = decode(m.value()).record
+        if rec["command_id"] in ids:
+            found.setdefault(rec["command_id"], []).append(rec)
+    return found
+
+
+def _invoices(bootstrap, app_id):
+    import workers.agents_documents  # noqa: F401  (InvoiceRecord, for unpickling)
+
+    return {k.decode(): v.invoice for k, v in read_table(bootstrap, app_id, "invoices").items()}
+
+
+def _env(tmp_path):
+    return {"BACKOFFICE_SCHEDULER_INTERVAL": "3600", "BACKOFFICE_DOCUMENT_STORE": str(tmp_path / "docs"),
+            "BACKOFFICE_SENT_LOG": str(tmp_path / "sent"), "BACKOFFICE_SMTP_PORT": "1",
+            "BACKOFFICE_SMTP_ATTEMPTS": "1"}
+
+
+def _assert_once(invoices):
+    seen = Counter(line.pay_line_id for inv in invoices for line in inv.lines)
+    assert seen and max(seen.values()) == 1, [k for k, n in seen.items() if n > 1][:5]
+
+
+def test_two_workers_with_a_kill9_match_one_worker(kafka_bootstrap, tmp_path, unique_name):
+    create_topics(kafka_bootstrap)
+    stream, tenants = _stream(unique_name)
+    publish(stream, kafka_bootstrap)
+    single_app, pair_app = f"{unique_name}-one", f"{unique_name}-two"
+    single = WorkerProcess(kafka_bootstrap, single_app, tmp_path / "one", extra_env=_env(tmp_path)).start()
+    pair = [WorkerProcess(kafka_bootstrap, pair_app, tmp_path / "two", worker_id=str(i), extra_env=_env(tmp_path))
+            for i in range(2)]
+    for w in pair:
+        w.start()
+    try:
+        for app_id in (single_app, pair_app):
+            wait_drained(kafka_bootstrap, app_id, INPUTS, 180)
+        ids = {t: f"{t}-gen" for t in tenants}
+        produce(kafka_bootstrap, [command(t, c, "GENERATE", as_of=dt.date(2026, 10, 5)) for t, c in ids.items()])
+        time.sleep(0.5)
+        pair[1].kill9()                                     # mid-window for the pair
+        got = wait_until(lambda: (o := _outcomes(kafka_bootstrap, set(ids.values())))
+                         and all(len(o.get(c, [])) >= 2 for c in ids.values()) and o, 180,
+                         message=f"both apps' outcomes; survivor log:\n{pair[0].log()[-2000:]}")
+        assert all(r["ok"] for rs in got.values() for r in rs)
+        expected_count = sum(len(rs[0]["invoice_ids"]) for rs in got.values())
+        one = wait_until(lambda: (x := _invoices(kafka_bootstrap, single_app)) and len(x) == expected_count and x, 60,
+                         message="single worker's invoices")
+        two = wait_until(lambda: (x := _invoices(kafka_bootstrap, pair_app)) and len(x) == expected_count and x, 120,
+                         message="pair's invoices")
+        assert set(one) == set(two)
+        for key in one:
+            a, b = one[key], two[key]
+            assert (a.number, a.lines, a.subtotal, a.tax, a.total, a.account_id) == \
+                   (b.number, b.lines, b.subtotal, b.tax, b.total, b.account_id)
+        _assert_once(one.values())
+    finally:
+        single.stop()
+        for w in pair:
+            w.stop()
+
+
+def test_restart_mid_window_and_replay_from_zero_invoice_nothing_twice(kafka_bootstrap, tmp_path, unique_name):
+    create_topics(kafka_bootstrap)
+    stream, tenants = _stream(unique_name)
+    publish(stream, kafka_bootstrap)
+    app_id = unique_name
+    worker = WorkerProcess(kafka_bootstrap, app_id, tmp_path / "w", extra_env=_env(tmp_path)).start()
+    try:
+        wait_drained(kafka_bootstrap, app_id, INPUTS, 180)
+        first = {t: f"{t}-g1" for t in tenants}
+        produce(kafka_bootstrap, [command(t, c, "GENERATE", as_of=dt.date(2026, 9, 28)) for t, c in first.items()])
+        time.sleep(0.3)
+        worker.stop()                                        # a restart in the middle of the window
+        worker.start()
+        wait_until(lambda: (o := _outcomes(kafka_bootstrap, set(first.values()))) and len(o) == len(first), 180,
+                   message="first batch after restart")
+        second = {t: f"{t}-g2" for t in tenants}
+        produce(kafka_bootstrap, [command(t, c, "GENERATE", as_of=dt.date(2026, 10, 19)) for t, c in second.items()])
+        wait_until(lambda: (o := _outcomes(kafka_bootstrap, set(second.values()))) and len(o) == len(second), 180,
+                   message="second batch")
+        worker.stop()
+        # replay every input topic from offset 0 into the same state
+        consumer = Consumer(consumer_config(kafka_bootstrap, app_id))
+        parts = [TopicPartition(t, p, 0) for t in INPUTS
+                 for p in consumer.list_topics(t, timeout=10).topics[t].partitions]
+        consumer.commit(offsets=parts, asynchronous=False)
+        consumer.close()
+        worker.start()
+        wait_drained(kafka_bootstrap, app_id, INPUTS, 180)
+        third = {t: f"{t}-g3" for t in tenants}
+        produce(kafka_bootstrap, [command(t, c, "GENERATE", as_of=dt.date(2026, 10, 19)) for t, c in third.items()])
+        outcomes = wait_until(lambda: (o := _outcomes(kafka_bootstrap, set(third.values()))) and
+                              len(o) == len(third) and o, 180, message="third batch")
+        assert all(rs[0]["ok"] and rs[0]["invoice_ids"] == [] for rs in outcomes.values()), outcomes
+        invoices = _invoices(kafka_bootstrap, app_id)
+        _assert_once(invoices.values())
+        for tenant in tenants:
+            numbers = sorted(int(i.number) for i in invoices.values() if i.tenant_id == tenant)
+            assert numbers == list(range(1, len(numbers) + 1))
+    finally:
+        worker.stop()
