@@ -1,0 +1,1 @@
+"""AR/GL and delivery connectors: each speaks one vendor's API behind connectors.base.Connector."""
