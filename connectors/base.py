@@ -103,3 +103,16 @@ class Connector(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class TokenProvider(Protocol):
+    """OAuth 2.0 access tokens for one tenant's connection (see connectors.oauth).
+
+    `access_token()` refreshes ahead of expiry; `refreshed(stale)` is called after a 401:
+    it refreshes once unless another caller already replaced `stale`. Both raise
+    NeedsReauthorization when the grant is gone (invalid_grant)."""
+
+    async def access_token(self) -> str: ...
+
+    async def refreshed(self, stale: str) -> str: ...

@@ -81,11 +81,13 @@ def test_two_workers_with_a_kill9_match_one_worker(kafka_bootstrap, tmp_path, un
                          and all(len(o.get(c, [])) >= 2 for c in ids.values()) and o, 180,
                          message=f"both apps' outcomes; survivor log:\n{pair[0].log()[-2000:]}")
         assert all(r["ok"] for rs in got.values() for r in rs)
-        expected_count = sum(len(rs[0]["invoice_ids"]) for rs in got.values())
-        one = wait_until(lambda: (x := _invoices(kafka_bootstrap, single_app)) and len(x) == expected_count and x, 60,
-                         message="single worker's invoices")
-        two = wait_until(lambda: (x := _invoices(kafka_bootstrap, pair_app)) and len(x) == expected_count and x, 120,
-                         message="pair's invoices")
+        for rs in got.values():        # both apps generated the same documents for the window
+            assert sorted(rs[0]["invoice_ids"]) == sorted(rs[1]["invoice_ids"]), (rs[0]["message"], rs[1]["message"])
+        expected = {i for rs in got.values() for i in rs[0]["invoice_ids"]}
+        one = wait_until(lambda: (x := _invoices(kafka_bootstrap, single_app)) and set(x) == expected and x, 120,
+                         message=f"single worker's {len(expected)} invoices; log:\n{single.log()[-2000:]}")
+        two = wait_until(lambda: (x := _invoices(kafka_bootstrap, pair_app)) and set(x) == expected and x, 120,
+                         message=f"pair's {len(expected)} invoices; log:\n{pair[0].log()[-2000:]}")
         assert set(one) == set(two)
         for key in one:
             a, b = one[key], two[key]
