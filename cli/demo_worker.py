@@ -15,9 +15,10 @@ from pathlib import Path
 import click
 
 from infra.offsets import group_lag
+from workers.names import ingest_topics
 from infra.readback import read_to_end
 from schemas.codec import decode
-from schemas.topics import ATS_ACCOUNTS, ATS_FEES, ATS_PLACEMENTS, ATS_TIMESHEETS, BILLING_INVOICES, BILLING_OUTCOMES
+from schemas.topics import BILLING_INVOICES, BILLING_OUTCOMES
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_APP = "backoffice-demo"
@@ -83,7 +84,7 @@ def stop_worker(proc: subprocess.Popen) -> None:
 
 
 def stage_worker_ingest(run) -> None:
-    _wait(lambda: group_lag(run.bootstrap, DEMO_APP, [ATS_ACCOUNTS, ATS_PLACEMENTS, ATS_TIMESHEETS, ATS_FEES]) == 0,
+    _wait(lambda: group_lag(run.bootstrap, DEMO_APP, ingest_topics(DEMO_APP)) == 0,
           180, "the worker to ingest the ATS events")
     click.echo("\nworker ingested every ATS event (consumer lag 0)")
 

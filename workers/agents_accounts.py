@@ -1,4 +1,16 @@
-"""ats.accounts -> the Billto hierarchy, replicated to every worker (GlobalTable)."""
+"""ats.accounts -> the Billto hierarchy, in a table partitioned by tenant.
+
+The accounts topic is keyed by entity; the window assembler and the scheduler work per
+tenant. So the accounts agent re-keys each entity onto an internal topic partitioned by
+tenant (co-partitioned with window-lines), and the table is written there: the worker
+that assembles a tenant's windows holds that tenant's whole hierarchy, current as of
+everything the group has consumed.
+
+Why not a GlobalTable replicated to every worker: another worker's writes reach it
+through a standby changelog read that may lag behind the consumed input (windows saw
+NO_BILLTO), and on the embedded broker a worker whose global standby held records
+stalled after its first assignment. A partitioned table has neither problem.
+"""
 from __future__ import annotations
 
 import logging
@@ -7,7 +19,8 @@ from schemas.codec import DecodeError, decode
 from schemas.mapping import InvalidEvent, account_from_record
 from workers.app import app
 from workers.deadletter import DeadLetters
-from workers.topology import accounts_topic, billto
+from workers.partitioning import partition_for
+from workers.topology import TENANT_PARTITIONS, accounts_topic, billto, billto_by_tenant
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +33,7 @@ def billto_key(tenant_id: str, entity_id: str) -> bytes:
 
 @app.agent(accounts_topic)
 async def ingest_accounts(stream):
-    """Keep the newest version of each Billto entity; older or equal versions are replays."""
+    """Decode, dead-letter garbage, forward to the tenant's partition."""
     async for event in stream.events():
         message = event.message
         try:
@@ -29,6 +42,14 @@ async def ingest_accounts(stream):
         except (DecodeError, InvalidEvent) as exc:
             await dead_letters.send(message, exc)
             continue
+        await billto_by_tenant.send(key=billto_key(node.tenant_id, node.entity_id), value=node,
+                                    partition=partition_for(node.tenant_id.encode(), TENANT_PARTITIONS))
+
+
+@app.agent(billto_by_tenant)
+async def keep_billto(stream):
+    """Keep the newest version of each Billto entity; older or equal versions are replays."""
+    async for node in stream:
         key = billto_key(node.tenant_id, node.entity_id)
         current = billto.get(key)
         if current is None or node.version > current.version:

@@ -1,4 +1,11 @@
-"""The batch-window scheduler: a timer on the leader only, publishing close commands.
+"""The batch-window scheduler: a timer publishing close commands.
+
+Each tenant's windows are fired by the one worker that owns the tenant's partition of
+the Billto table (the timer reads only its active partitions), so exactly one worker
+looks after a tenant at a time; what a rebalance might fire twice is deduplicated by
+the command id ("close:<tenant>:<window>") and the tenant's closed-window set.
+The look-back is per tenant: a tenant that moves to this worker is caught up from
+`BACKOFFICE_CATCH_UP_DAYS` ago, so windows missed while no worker ran are not skipped.
 
 It never touches a table (Faust refuses table writes outside stream iteration): the
 close is a command, and the command agent (deduplicating by command id) does the rest.
@@ -23,12 +30,17 @@ INTERVAL = float(os.environ.get("BACKOFFICE_SCHEDULER_INTERVAL", "30"))
 _last_look: dict[str, dt.datetime] = {}
 
 
-@app.timer(INTERVAL, on_leader=True)
+@app.timer(INTERVAL)
 async def close_due_windows() -> None:
     now = clock.now()
-    since = _last_look.get("t", now - CATCH_UP)
-    tenants = tenants_in(billto.keys())
-    for due in due_windows(tenants, SETTINGS, since, now):
+    for tenant in sorted(tenants_in(billto.keys())):
+        since = _last_look.get(tenant, now - CATCH_UP)
+        await _close(due_windows([tenant], SETTINGS, since, now), now)
+        _last_look[tenant] = now
+
+
+async def _close(due_list, now) -> None:
+    for due in due_list:
         w = due.window
         record = {"event_id": due.command_id, "tenant_id": due.tenant_id, "occurred_at": now,
                   "command_id": due.command_id, "command": "CLOSE_WINDOW", "requested_by": "scheduler",
@@ -38,4 +50,3 @@ async def close_due_windows() -> None:
                                                          "reason", "template")}}
         await commands_topic.send(key=due.tenant_id.encode(), value=encode("OperatorCommand", record))
         log.info("scheduled close of %s for %s", w.window_id, due.tenant_id)
-    _last_look["t"] = now

@@ -8,7 +8,7 @@ import logging
 from workers.app import app
 from workers.emit import send_outcome
 from workers.messages import DocumentCommand, LinesChunk, Settle, WindowEnd
-from workers.topology import P, billto, document_commands, ledger_commands, tenants, window_chunks, window_lines, windows
+from workers.topology import P, billto, document_commands, ledger_commands, billto, tenants, window_chunks, window_lines, windows
 from workers.window_logic import generate, hierarchy_for, new_tenant, on_chunk, on_end, settlements
 
 log = logging.getLogger(__name__)

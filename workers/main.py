@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 
 AGENT_MODULES = [
     "workers.agents_accounts",
@@ -21,8 +22,27 @@ def load_agents():
     return app
 
 
+def _maybe_profile() -> None:
+    """BACKOFFICE_PROFILE=path: profile the event loop thread (bench/ingest.py reads it)."""
+    path = os.environ.get("BACKOFFICE_PROFILE")
+    if not path:
+        return
+    import atexit
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+
+    def dump() -> None:
+        profiler.disable()
+        profiler.dump_stats(path)
+
+    atexit.register(dump)
+
+
 def run_worker(loglevel: str = "warn") -> None:
     import faust
 
+    _maybe_profile()
     app = load_agents()
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()

@@ -30,9 +30,12 @@ outcomes_out = app.topic(BILLING_OUTCOMES, schema=RAW, internal=False)
 ledger_commands = _internal(names.LEDGER_COMMANDS, P)
 window_lines = _internal(names.WINDOW_LINES, TENANT_PARTITIONS)
 document_commands = _internal(names.DOCUMENT_COMMANDS, P)
+billto_by_tenant = _internal(names.BILLTO_BY_TENANT, TENANT_PARTITIONS)
 
 # Tables.
-billto = PickledTable(app.GlobalTable(names.BILLTO_TABLE, default=None, partitions=4, key_type=bytes, value_type=bytes))
+# Partitioned by tenant (written from billto_by_tenant), co-partitioned with window-lines.
+billto = PickledTable(app.Table(names.BILLTO_TABLE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,
+                                value_type=bytes))
 ledgers = PickledTable(app.Table(names.LEDGER_TABLE, default=None, partitions=P, key_type=bytes, value_type=bytes))
 windows = PickledTable(app.Table(names.WINDOW_TABLE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,
                                  value_type=bytes))

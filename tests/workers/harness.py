@@ -36,7 +36,7 @@ class WorkerProcess:
                "PYTHONPATH": str(ROOT), **self.extra_env}
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "cli.main", "worker", "--loglevel", "warn"], cwd=ROOT,
+        self.proc = subprocess.Popen([sys.executable, "-m", "cli.main", "worker", "--loglevel", os.environ.get("BACKOFFICE_TEST_WORKER_LOGLEVEL", "warn")], cwd=ROOT,
                                      env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         return self
 

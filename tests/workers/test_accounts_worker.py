@@ -20,7 +20,7 @@ def _account(entity_id, version, name=None, parent=None, kind="COMPANY"):
             "tax_rate": Decimal("0"), "default_template": None, "currency": "USD", "version": version}
 
 
-def test_accounts_land_in_the_global_table_and_garbage_is_dead_lettered(kafka_bootstrap, tmp_path, unique_name):
+def test_accounts_land_in_the_tenant_billto_table_and_garbage_is_dead_lettered(kafka_bootstrap, tmp_path, unique_name):
     create_topics(kafka_bootstrap)
     dlq_before = sum(1 for _ in read_to_end(kafka_bootstrap, dead_letter_topic(ATS_ACCOUNTS)))
     produce_records(kafka_bootstrap, [

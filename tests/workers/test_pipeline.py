@@ -9,9 +9,10 @@ import pytest
 from infra.admin import create_topics
 from infra.readback import read_to_end
 from schemas.codec import decode, encode
-from schemas.topics import ATS_ACCOUNTS, ATS_FEES, ATS_PLACEMENTS, ATS_TIMESHEETS, BILLING_COMMANDS, BILLING_INVOICES, BILLING_OUTCOMES, dead_letter_topic
+from schemas.topics import ATS_FEES, ATS_TIMESHEETS, BILLING_COMMANDS, BILLING_INVOICES, BILLING_OUTCOMES, dead_letter_topic
 from simulator.generate import generate
 from simulator.publish import publish
+from workers.names import ingest_topics
 from tests.workers.harness import WorkerProcess, produce, wait_drained, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -80,7 +81,7 @@ def test_every_expected_line_is_invoiced_exactly_once(kafka_bootstrap, tmp_path,
         ids = {}
         for t in sorted(rename.values()):
             ids[t] = f"{t}-gen-1"
-        wait_drained(kafka_bootstrap, unique_name, [ATS_ACCOUNTS, ATS_PLACEMENTS, ATS_TIMESHEETS, ATS_FEES])
+        wait_drained(kafka_bootstrap, unique_name, ingest_topics(unique_name))
         produce(kafka_bootstrap, [command(t, cid, "GENERATE", as_of=AS_OF) for t, cid in ids.items()])
         done = wait_until(lambda: (o := outcomes(kafka_bootstrap, set(ids.values()))) and len(o) == len(ids) and o,
                           120, message=f"generate outcomes; log:\n{worker.log()[-3000:]}")

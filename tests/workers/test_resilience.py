@@ -14,6 +14,7 @@ from schemas.codec import decode
 from schemas.topics import ATS_ACCOUNTS, ATS_FEES, ATS_PLACEMENTS, ATS_TIMESHEETS, BILLING_OUTCOMES
 from simulator.generate import generate
 from simulator.publish import publish
+from workers.names import ingest_topics
 from tests.workers.harness import WorkerProcess, produce, read_table, wait_drained, wait_until
 from tests.workers.test_pipeline import command
 
@@ -43,10 +44,12 @@ def _outcomes(bootstrap, ids):
     return found
 
 
-def _invoices(bootstrap, app_id):
+def _invoices(bootstrap, app_id, tenants):
+    """This test's documents (the shared topics also carry other tests' tenants and commands)."""
     import workers.agents_documents  # noqa: F401  (InvoiceRecord, for unpickling)
 
-    return {k.decode(): v.invoice for k, v in read_table(bootstrap, app_id, "invoices").items()}
+    return {k.decode(): v.invoice for k, v in read_table(bootstrap, app_id, "invoices").items()
+            if v.invoice.tenant_id in tenants}
 
 
 def _env(tmp_path):
@@ -72,7 +75,7 @@ def test_two_workers_with_a_kill9_match_one_worker(kafka_bootstrap, tmp_path, un
         w.start()
     try:
         for app_id in (single_app, pair_app):
-            wait_drained(kafka_bootstrap, app_id, INPUTS, 180)
+            wait_drained(kafka_bootstrap, app_id, ingest_topics(app_id), 180)
         ids = {t: f"{t}-gen" for t in tenants}
         produce(kafka_bootstrap, [command(t, c, "GENERATE", as_of=dt.date(2026, 10, 5)) for t, c in ids.items()])
         time.sleep(0.5)
@@ -80,13 +83,14 @@ def test_two_workers_with_a_kill9_match_one_worker(kafka_bootstrap, tmp_path, un
         got = wait_until(lambda: (o := _outcomes(kafka_bootstrap, set(ids.values())))
                          and all(len(o.get(c, [])) >= 2 for c in ids.values()) and o, 180,
                          message=f"both apps' outcomes; survivor log:\n{pair[0].log()[-2000:]}")
-        assert all(r["ok"] for rs in got.values() for r in rs)
+        assert all(r["ok"] for rs in got.values() for r in rs), [(r["message"], r["findings"]) for rs in got.values()
+                                                                 for r in rs if not r["ok"]]
         for rs in got.values():        # both apps generated the same documents for the window
             assert sorted(rs[0]["invoice_ids"]) == sorted(rs[1]["invoice_ids"]), (rs[0]["message"], rs[1]["message"])
         expected = {i for rs in got.values() for i in rs[0]["invoice_ids"]}
-        one = wait_until(lambda: (x := _invoices(kafka_bootstrap, single_app)) and set(x) == expected and x, 120,
+        one = wait_until(lambda: (x := _invoices(kafka_bootstrap, single_app, tenants)) and set(x) == expected and x, 120,
                          message=f"single worker's {len(expected)} invoices; log:\n{single.log()[-2000:]}")
-        two = wait_until(lambda: (x := _invoices(kafka_bootstrap, pair_app)) and set(x) == expected and x, 120,
+        two = wait_until(lambda: (x := _invoices(kafka_bootstrap, pair_app, tenants)) and set(x) == expected and x, 120,
                          message=f"pair's {len(expected)} invoices; log:\n{pair[0].log()[-2000:]}")
         assert set(one) == set(two)
         for key in one:
@@ -107,7 +111,7 @@ def test_restart_mid_window_and_replay_from_zero_invoice_nothing_twice(kafka_boo
     app_id = unique_name
     worker = WorkerProcess(kafka_bootstrap, app_id, tmp_path / "w", extra_env=_env(tmp_path)).start()
     try:
-        wait_drained(kafka_bootstrap, app_id, INPUTS, 180)
+        wait_drained(kafka_bootstrap, app_id, ingest_topics(app_id), 180)
         first = {t: f"{t}-g1" for t in tenants}
         produce(kafka_bootstrap, [command(t, c, "GENERATE", as_of=dt.date(2026, 9, 28)) for t, c in first.items()])
         time.sleep(0.3)
@@ -127,13 +131,13 @@ def test_restart_mid_window_and_replay_from_zero_invoice_nothing_twice(kafka_boo
         consumer.commit(offsets=parts, asynchronous=False)
         consumer.close()
         worker.start()
-        wait_drained(kafka_bootstrap, app_id, INPUTS, 180)
+        wait_drained(kafka_bootstrap, app_id, ingest_topics(app_id), 180)
         third = {t: f"{t}-g3" for t in tenants}
         produce(kafka_bootstrap, [command(t, c, "GENERATE", as_of=dt.date(2026, 10, 19)) for t, c in third.items()])
         outcomes = wait_until(lambda: (o := _outcomes(kafka_bootstrap, set(third.values()))) and
                               len(o) == len(third) and o, 180, message="third batch")
         assert all(rs[0]["ok"] and rs[0]["invoice_ids"] == [] for rs in outcomes.values()), outcomes
-        invoices = _invoices(kafka_bootstrap, app_id)
+        invoices = _invoices(kafka_bootstrap, app_id, tenants)
         _assert_once(invoices.values())
         for tenant in tenants:
             numbers = sorted(int(i.number) for i in invoices.values() if i.tenant_id == tenant)

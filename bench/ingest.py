@@ -1,0 +1,163 @@
+"""Ingest throughput: ATS events -> pay lines committed to the ledger table.
+
+Same run, same topics: (1) a raw confluent-kafka consume + Avro decode of every event
+(the ceiling for one process), (2) one worker, (3) two workers (two processes), then
+(4) one profiled worker for where the time goes. A worker's rate is events divided by
+the span between the first and the last write to its ledger changelog (broker
+timestamps), so start-up and group joins are not counted.
+
+Headline: `ratio` = one worker's events/s over the raw consume+decode rate;
+`speedup` = two workers over one.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from confluent_kafka import Consumer, TopicPartition
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from infra.admin import create_topics  # noqa: E402
+from infra.broker import EmbeddedBroker  # noqa: E402
+from infra.kafka import consumer_config  # noqa: E402
+from infra.offsets import group_lag, log_end_offsets  # noqa: E402
+from schemas.codec import decode  # noqa: E402
+from simulator.generate import generate  # noqa: E402
+from simulator.publish import publish  # noqa: E402
+from tests.workers.harness import WorkerProcess, wait_until  # noqa: E402
+from workers.names import LEDGER_TABLE, ingest_topics  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+ATS = ingest_topics()[:4]
+
+
+def topic_total(bootstrap: str) -> int:
+    consumer = Consumer(consumer_config(bootstrap, None, **{"group.id": "bench-count"}))
+    parts = [TopicPartition(t, p) for t in ATS for p in consumer.list_topics(t, timeout=10).topics[t].partitions]
+    consumer.close()
+    return sum(hi - lo for lo, hi in log_end_offsets(bootstrap, parts).values())
+
+
+def raw_consume_decode(bootstrap: str, total: int) -> float:
+    """events/s of one confluent-kafka consumer reading and decoding every ATS event."""
+    consumer = Consumer(consumer_config(bootstrap, None, **{"group.id": "bench-raw", "enable.partition.eof": False}))
+    parts = [TopicPartition(t, p, 0) for t in ATS for p in consumer.list_topics(t, timeout=10).topics[t].partitions]
+    ends = {k: hi for k, (lo, hi) in log_end_offsets(bootstrap, parts).items() if hi > lo}
+    consumer.assign([TopicPartition(t, p, 0) for (t, p) in ends])
+    seen, t0 = 0, time.perf_counter()
+    while ends:
+        for msg in consumer.consume(10_000, 0.5):
+            if msg.error():
+                continue
+            decode(msg.value(), topic=msg.topic(), partition=msg.partition(), offset=msg.offset())
+            seen += 1
+            if msg.offset() + 1 >= ends.get((msg.topic(), msg.partition()), 0):
+                ends.pop((msg.topic(), msg.partition()), None)
+    elapsed = time.perf_counter() - t0
+    consumer.close()
+    assert seen == total, (seen, total)
+    return total / elapsed
+
+
+def changelog_span(bootstrap: str, app_id: str) -> float:
+    """Seconds between the first and the last ledger changelog write (broker timestamps)."""
+    topic = f"{app_id}-{LEDGER_TABLE}-changelog"
+    consumer = Consumer(consumer_config(bootstrap, None, **{"group.id": "bench-span", "enable.partition.eof": False}))
+    parts = [TopicPartition(topic, p, 0) for p in consumer.list_topics(topic, timeout=10).topics[topic].partitions]
+    ends = {k: hi for k, (lo, hi) in log_end_offsets(bootstrap, parts).items() if hi > lo}
+    consumer.assign([TopicPartition(t, p, 0) for (t, p) in ends])
+    first, last = float("inf"), 0.0
+    while ends:
+        for msg in consumer.consume(10_000, 0.5):
+            if msg.error():
+                continue
+            ts = msg.timestamp()[1] / 1000
+            first, last = min(first, ts), max(last, ts)
+            if msg.offset() + 1 >= ends.get((msg.topic(), msg.partition()), 0):
+                ends.pop((msg.topic(), msg.partition()), None)
+    consumer.close()
+    return last - first
+
+
+def run_workers(bootstrap: str, app_id: str, count: int, work: Path, total: int, env: dict | None = None) -> float:
+    procs = [WorkerProcess(bootstrap, app_id, work / app_id, worker_id=str(i),
+                           extra_env={"BACKOFFICE_SCHEDULER_INTERVAL": "3600", **(env or {})}) for i in range(count)]
+    for p in procs:
+        p.start()
+    try:
+        wait_until(lambda: group_lag(bootstrap, app_id, ingest_topics(app_id)) == 0, 1800, interval=2.0,
+                   message=f"{app_id} to drain")
+    finally:
+        for p in procs:
+            p.stop(60)
+    return total / changelog_span(bootstrap, app_id)
+
+
+def profile_summary(path: Path, top: int = 18) -> list[dict]:
+    stats = pstats.Stats(str(path))
+    total = stats.total_tt
+    rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:top]
+    return [{"function": f"{Path(f).name}:{line}:{name}", "tottime_s": round(s[2], 2),
+             "share": round(s[2] / total, 3), "calls": s[1]} for (f, line, name), s in rows]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tenants", type=int, default=4)
+    ap.add_argument("--placements", type=int, default=7500, help="per tenant")
+    ap.add_argument("--weeks", type=int, default=12)
+    ap.add_argument("--no-profile", action="store_true")
+    args = ap.parse_args()
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    broker = None if external else EmbeddedBroker().start()
+    bootstrap = external or broker.bootstrap
+    try:
+        tag = f"bench{int(time.time())}"
+        stream = generate(tenants=args.tenants, placements=args.placements, weeks=args.weeks, seed=7,
+                          start=dt.date(2026, 6, 1), bad_rate=0.0)
+        create_topics(bootstrap)
+        t0 = time.perf_counter()
+        publish(stream, bootstrap)
+        publish_rate = len(stream.events) / (time.perf_counter() - t0)
+        total = topic_total(bootstrap)      # on a shared Kafka the topics may hold earlier events too
+        print(f"published {len(stream.events):,} events ({stream.counts()}) at {publish_rate:,.0f}/s; "
+              f"{total:,} in the topics")
+        raw = raw_consume_decode(bootstrap, total)
+        print(f"raw confluent-kafka consume + decode: {raw:,.0f} events/s")
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            one = run_workers(bootstrap, f"{tag}-one", 1, work, total)
+            print(f"one worker: {one:,.0f} events/s ({one / raw:.2f} of raw)")
+            two = run_workers(bootstrap, f"{tag}-two", 2, work, total)
+            print(f"two workers: {two:,.0f} events/s ({two / one:.2f}x one worker)")
+            profile = []
+            if not args.no_profile:
+                prof = work / "worker.prof"
+                run_workers(bootstrap, f"{tag}-prof", 1, work, total, env={"BACKOFFICE_PROFILE": str(prof)})
+                profile = profile_summary(prof) if prof.exists() else []
+                print("where one worker's event-loop time goes (tottime, top functions):")
+                for row in profile:
+                    print(f"  {row['share']:6.1%}  {row['tottime_s']:8.2f}s  {row['function']}")
+        result = {"events": total, "raw_events_per_s": round(raw), "one_worker_events_per_s": round(one),
+                  "two_workers_events_per_s": round(two), "ratio": round(one / raw, 3),
+                  "speedup": round(two / one, 3), "publish_events_per_s": round(publish_rate),
+                  "cores": os.cpu_count(), "profile": profile}
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "ingest.json").write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps({k: v for k, v in result.items() if k != "profile"}))
+    finally:
+        if broker is not None:
+            broker.stop()
+
+
+if __name__ == "__main__":
+    main()
