@@ -17,7 +17,8 @@ Behaviours, per xero-tenant-id:
   (nothing is applied twice);
 - injected faults (inject()): "5xx" bursts, "429" storms, "reset" (commit, then drop the
   connection), "stall" (commit, then answer after `stall_seconds`), "hang" (hold requests
-  until release_hangs()), "expire_tokens" (every access token expires at that request).
+  until release_hangs()), "expire_tokens" (every access token expires at that request);
+  each fault fires on `count` matching requests after letting `after` of them through.
 Every API request is logged in `requests` (tenant, method, path, status, key, replayed, problem).
 """
 from __future__ import annotations
@@ -53,8 +54,9 @@ class Fault:
     kind: str                   # 5xx | 429 | reset | stall | hang | expire_tokens
     count: int
     methods: tuple[str, ...] = ("GET", "PUT", "POST")
-    path_contains: str = ""
+    path: str = ""              # regex searched in the path after /api.xro/2.0/
     status: int = 503
+    after: int = 0              # matching requests to let through before the fault fires
 
 
 @dataclass
@@ -259,7 +261,10 @@ class XeroTestServer:
     def _take_fault(self, state: TenantState, request: web.Request, kinds: tuple[str, ...]) -> Fault | None:
         for fault in state.faults:
             if fault.count > 0 and fault.kind in kinds and request.method in fault.methods \
-                    and fault.path_contains in request.path:
+                    and re.search(fault.path, request.path[len(API):]):
+                if fault.after > 0:
+                    fault.after -= 1
+                    continue
                 fault.count -= 1
                 return fault
         return None
