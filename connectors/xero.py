@@ -280,15 +280,16 @@ class _FollowUpFailed(ConnectorError):
 
 
 async def _gather(coros) -> list:
-    """Run concurrently (the tenant's semaphore caps the calls); a tenant-wide error wins."""
-    results = await asyncio.gather(*coros, return_exceptions=True)
-    for result in results:
-        if isinstance(result, TENANT_WIDE):
-            raise result
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return results
+    """Run concurrently (the tenant's semaphore caps the calls). Per-document faults come back
+    as values; anything raised is tenant-wide (grant revoked, daily quota): stop the rest."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def _unwrap(results: dict[str, Result], invoice_id: str) -> ExternalDocument:

@@ -23,6 +23,7 @@ class RefreshTokenProvider:
         self._expires_at = 0.0
         self._lock = asyncio.Lock()
         self.refreshes = 0
+        self._revoked: NeedsReauthorization | None = None
 
     async def access_token(self) -> str:
         async with self._lock:
@@ -37,11 +38,14 @@ class RefreshTokenProvider:
             return self._access  # type: ignore[return-value]
 
     async def _refresh(self) -> None:
+        if self._revoked is not None:       # the grant is gone: no point asking again
+            raise self._revoked
         async with httpx.AsyncClient(timeout=10) as client:
             response = await client.post(self._url, auth=self._auth, data={
                 "grant_type": "refresh_token", "refresh_token": self._refresh_token})
         if response.status_code == 400 and response.json().get("error") == "invalid_grant":
-            raise NeedsReauthorization("Xero refresh token revoked or expired (invalid_grant)")
+            self._revoked = NeedsReauthorization("Xero refresh token revoked or expired (invalid_grant)")
+            raise self._revoked
         if response.status_code != 200:
             raise ConnectorError(f"token endpoint answered HTTP {response.status_code}")
         body = response.json()
