@@ -19,7 +19,7 @@ Behaviours, per xero-tenant-id:
   connection), "stall" (commit, then answer after `stall_seconds`), "hang" (hold requests
   until release_hangs()), "expire_tokens" (every access token expires at that request);
   each fault fires on `count` matching requests after letting `after` of them through.
-Every API request is logged in `requests` (tenant, method, path, status, key, replayed, problem).
+Every API request is logged in `requests` (t (time.monotonic()), tenant, method, path, status, key, replayed, problem).
 """
 from __future__ import annotations
 
@@ -204,7 +204,7 @@ class XeroTestServer:
     async def _api(self, request: web.Request) -> web.StreamResponse:
         tenant_id = request.headers.get("xero-tenant-id", "")
         key = request.headers.get("Idempotency-Key")
-        entry = {"tenant": tenant_id, "method": request.method, "path": request.path[len(API):], "key": key,
+        entry = {"t": time.monotonic(), "tenant": tenant_id, "method": request.method, "path": request.path[len(API):], "key": key,
                  "replayed": False, "problem": None, "status": None}
         with self._lock:
             self.requests.append(entry)
