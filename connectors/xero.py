@@ -145,8 +145,12 @@ class XeroConnector:
             except XeroValidationError as exc:      # the whole request refused
                 results.update({d.invoice.invoice_id: exc for d in pending})
                 return results
+            items = (answer or {}).get(spec.collection) or []
+            if len(items) != len(pending):      # not the per-item answer we asked for: look before resending
+                pending = await self._reconcile(spec, pending, results, refuse_missing=False)
+                continue
             duplicates = []
-            for doc, item in zip(pending, answer.get(spec.collection, []), strict=True):
+            for doc, item in zip(pending, items, strict=True):     # Xero answers in request order
                 messages = validation_messages(item)
                 if not has_errors(item):
                     results[doc.invoice.invoice_id] = external_document(item, spec)
