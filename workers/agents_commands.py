@@ -7,7 +7,7 @@ from infra.settings import load_settings
 from schemas.codec import DecodeError, decode
 from workers import clock
 from workers.app import app
-from workers.command_logic import DOCUMENT_ACTIONS, CommandRefused, document_command, line_command, window_request
+from workers.command_logic import DOCUMENT_ACTIONS, WINDOW_ACTIONS, CommandRefused, document_command, line_command, window_request
 from workers.deadletter import DeadLetters
 from workers.emit import send_outcome
 from workers.messages import Collect
@@ -21,7 +21,7 @@ SETTINGS = load_settings()
 
 async def _dispatch(cmd: dict) -> None:
     kind, tenant = cmd["command"], cmd["tenant_id"]
-    if kind in ("GENERATE", "CLOSE_WINDOW"):
+    if kind in WINDOW_ACTIONS:
         request = window_request(cmd, SETTINGS, clock.now())
         state = tenants.get(tenant.encode())
         if kind == "CLOSE_WINDOW" and state is not None and request.window_key in state.closed:

@@ -13,6 +13,7 @@ from schemas.codec import encode
 from schemas.mapping import invoice_to_record
 from workers import clock
 from workers.app import app
+from workers.consolidate_logic import consolidate, settlements
 from workers.emit import send_outcome
 from workers.messages import DocumentCommand, LineCommand
 from workers.partitioning import partition_for
@@ -74,6 +75,20 @@ async def _delivery(record: InvoiceRecord, msg: DocumentCommand) -> tuple[Invoic
     return record, f"{msg.action.lower()} done: {record.invoice.status.value}"
 
 
+async def _consolidate(record: InvoiceRecord | None, msg: DocumentCommand) -> None:
+    result = consolidate(record.invoice if record else None, msg)
+    if result.ok:
+        record = _with(record, result.invoice, result.message)
+        invoices[msg.invoice_id.encode()] = record
+        await emit_invoice(record, "CONSOLIDATED")
+    for partition, settle in settlements(msg, result.taken, P).items():
+        await ledger_commands.send(key=b"settle", partition=partition, value=settle)
+    tenant_id = record.invoice.tenant_id if record else (msg.lines[0].tenant_id if msg.lines else "")
+    await send_outcome(command_id=msg.command_id, tenant_id=tenant_id,
+                       command="CONSOLIDATE", ok=result.ok, message=result.message,
+                       invoice_ids=(msg.invoice_id,) if result.ok else ())
+
+
 @app.agent(document_commands)
 async def documents(stream):
     """Generated documents, then Record / Send / Print & Send / Void on them."""
@@ -89,6 +104,9 @@ async def documents(stream):
                 msg = DocumentCommand("AUTOMATIC", msg.invoice_id, msg.command_id)
             else:
                 continue
+        if msg.action == "CONSOLIDATE":
+            await _consolidate(record, msg)
+            continue
         if record is None:
             await send_outcome(command_id=msg.command_id, tenant_id="", command=msg.action, ok=False,
                                message=f"invoice {msg.invoice_id} is unknown")

@@ -50,6 +50,17 @@ async def _emit_and_confirm(state, chunks, result) -> None:
                        invoice_ids=tuple(i.invoice_id for i in result.invoices))
 
 
+async def _hand_to_invoice_owner(request, chunks) -> None:
+    """Manual Consolidate: the invoice's owner decides (it alone knows the invoice's status)
+    and settles or releases the reserved lines itself."""
+    lines = tuple(line for c in chunks for line in c.lines)
+    placements = tuple({p.placement_id: p for c in chunks for p in c.placements}.values())
+    hierarchy = hierarchy_for(request.tenant_id, billto.items())
+    await document_commands.send(key=request.consolidate_into.encode(), value=DocumentCommand(
+        "CONSOLIDATE", request.consolidate_into, request.command_id, placements=placements, lines=lines,
+        hierarchy=hierarchy, window_key=request.window_key, pay_line_ids=request.pay_line_ids))
+
+
 @app.agent(window_lines)
 async def assemble_windows(stream):
     """Chunks and end markers from every ledger partition -> one batch per window."""
@@ -72,6 +83,12 @@ async def assemble_windows(stream):
             continue
         chunk_keys = [_ckey(request.tenant_id, request.window_key, p, c) for p, c in state.chunk_keys()]
         chunks = [window_chunks[k] for k in chunk_keys]
+        if request.consolidate_into:
+            await _hand_to_invoice_owner(request, chunks)
+            windows[wkey] = type(state)(state.request, state.ends, state.received, True)
+            for k in chunk_keys:
+                del window_chunks[k]
+            continue
         tkey = request.tenant_id.encode()
         tenant = tenants.get(tkey) or new_tenant(request.tenant_id)
         result = generate(request, chunks, hierarchy_for(request.tenant_id, billto.items()), tenant)

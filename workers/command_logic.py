@@ -9,7 +9,8 @@ from infra.settings import Settings
 from workers.messages import DocumentCommand, LineCommand, WindowRequest
 from workers.partitioning import placement_key_of
 
-DOCUMENT_ACTIONS = {"RECORD", "SEND", "PRINT_AND_SEND", "VOID", "CONSOLIDATE"}
+DOCUMENT_ACTIONS = {"RECORD", "SEND", "PRINT_AND_SEND", "VOID"}
+WINDOW_ACTIONS = {"GENERATE", "CLOSE_WINDOW", "CONSOLIDATE"}
 
 
 class CommandRefused(ValueError):
@@ -36,6 +37,12 @@ def window_request(cmd: dict, settings: Settings, now: dt.datetime) -> WindowReq
         return WindowRequest(tenant, window.window_id, cid, cycle.value, window.period_start, window.period_end, as_of,
                              created_at=now)
     as_of = cmd.get("as_of") or now.date()
+    if cmd["command"] == "CONSOLIDATE":
+        if not cmd.get("invoice_id"):
+            raise CommandRefused("CONSOLIDATE needs the invoice_id of a New invoice to add line items to")
+        return WindowRequest(tenant, f"cmd:{cid}", cid, None, dt.date(1970, 1, 1), as_of, as_of, on_demand=True,
+                             created_at=now, consolidate_into=cmd["invoice_id"],
+                             pay_line_ids=tuple(cmd.get("pay_line_ids") or ()))
     first = cmd.get("first_number")
     if first is not None and first < 1:
         raise CommandRefused(f"first_number must be positive, got {first}")

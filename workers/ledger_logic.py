@@ -121,7 +121,8 @@ def collect(record: LedgerRecord, request: WindowRequest) -> tuple[LedgerRecord,
     if request.cycle is not None and placement.billing_cycle.value != request.cycle:
         return record, []
     due = [x for x in L.due_lines(record.ledger, request.period_end, request.as_of)
-           if record.reserved.get(x.pay_line_id, request.window_key) == request.window_key]
+           if record.reserved.get(x.pay_line_id, request.window_key) == request.window_key
+           and (not request.pay_line_ids or x.pay_line_id in request.pay_line_ids)]
     if not due:
         return record, []
     reserved = {**record.reserved, **{x.pay_line_id: request.window_key for x in due}}

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from backoffice.billto import BilltoHierarchy
 from backoffice.model import CreditMemoRequest, Invoice, PayLine, Placement
 
 
@@ -22,6 +23,8 @@ class WindowRequest:
     account_id: str | None = None
     first_number: int | None = None
     created_at: dt.datetime | None = None
+    consolidate_into: str | None = None     # manual Consolidate: add the lines to this New invoice
+    pay_line_ids: tuple[str, ...] = ()      # ... only these, when given
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,3 +89,6 @@ class DocumentCommand:
     resend: bool = False
     pay_line_ids: tuple[str, ...] = ()
     placements: tuple[Placement, ...] = field(default=())
+    lines: tuple[PayLine, ...] = ()          # CONSOLIDATE: the window's due lines (reserved for window_key)
+    hierarchy: BilltoHierarchy | None = None
+    window_key: str | None = None

@@ -1,0 +1,64 @@
+"""Manual Consolidate on the invoice's owner, without Faust: which of the window's
+reserved lines join the invoice, and how every ledger partition settles its reservations."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from backoffice.consolidation import consolidate_into
+from backoffice.errors import DomainError, NotConsolidatable
+from backoffice.model import DocumentStatus, Invoice
+from workers.messages import DocumentCommand, Settle
+from workers.partitioning import partition_for
+
+
+@dataclass(frozen=True, slots=True)
+class ConsolidationResult:
+    ok: bool
+    message: str
+    invoice: Invoice | None = None            # the grown invoice, when ok
+    taken: tuple[str, ...] = ()               # pay line ids now on the invoice
+
+
+def consolidate(existing: Invoice | None, msg: DocumentCommand) -> ConsolidationResult:
+    if existing is None:
+        return ConsolidationResult(False, f"invoice {msg.invoice_id} is unknown: nothing to consolidate into")
+    if existing.status is not DocumentStatus.NEW:
+        return ConsolidationResult(False, f"invoice {existing.number} is {existing.status.value}: "
+                                          f"only New invoices take more line items")
+    placements = {p.placement_id: p for p in msg.placements}
+    present = {line.pay_line_id for line in existing.lines}
+    candidates = []
+    for line in msg.lines:
+        placement = placements.get(line.placement_id)
+        if placement is None or line.pay_line_id in present or line.is_credit != existing.is_credit_memo:
+            continue
+        try:
+            account = msg.hierarchy.resolve(placement).account
+        except DomainError:
+            continue
+        if account.entity_id == existing.account_id:
+            candidates.append(line)
+    if not candidates:
+        return ConsolidationResult(False, f"no pending line items of {existing.account_name} to add to invoice "
+                                          f"{existing.number}")
+    try:
+        grown = consolidate_into(existing, candidates, placements, msg.hierarchy)
+    except NotConsolidatable as exc:
+        return ConsolidationResult(False, exc.reason)
+    return ConsolidationResult(True, f"added {len(candidates)} line item(s) to invoice {existing.number}; "
+                                     f"total now {grown.total}", grown,
+                               tuple(line.pay_line_id for line in candidates))
+
+
+def settlements(msg: DocumentCommand, taken: tuple[str, ...], partitions: int) -> dict[int, Settle]:
+    """One Settle per ledger partition that reserved lines: taken lines are invoiced, the rest released."""
+    chosen = set(taken)
+    by_partition: dict[int, dict[str, dict[str, str]]] = {}
+    for line in msg.lines:
+        pkey = f"{line.tenant_id}:{line.placement_id}"
+        part = by_partition.setdefault(partition_for(pkey.encode(), partitions), {})
+        assigned = part.setdefault(pkey, {})
+        if line.pay_line_id in chosen:
+            assigned[line.pay_line_id] = msg.invoice_id
+    tenant = msg.lines[0].tenant_id if msg.lines else ""
+    return {p: Settle(msg.window_key or "", tenant, a) for p, a in by_partition.items()}
