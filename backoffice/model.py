@@ -348,3 +348,8 @@ class CreditMemoRequest:
     credited_line_id: str | None = None
     credited_invoice_id: str | None = None
     description: str = ""
+
+
+from backoffice.pickling import speed_up_module  # noqa: E402
+
+speed_up_module(__name__, globals())

@@ -139,3 +139,8 @@ def settle(record: LedgerRecord, window_key: str, assignments: dict[str, str], t
 
 def placement_of(record: LedgerRecord) -> Placement | None:
     return record.ledger.placement
+
+
+from backoffice.pickling import speed_up_module  # noqa: E402
+
+speed_up_module(__name__, globals())

@@ -92,3 +92,8 @@ class DocumentCommand:
     lines: tuple[PayLine, ...] = ()          # CONSOLIDATE: the window's due lines (reserved for window_key)
     hierarchy: BilltoHierarchy | None = None
     window_key: str | None = None
+
+
+from backoffice.pickling import speed_up_module  # noqa: E402
+
+speed_up_module(__name__, globals())

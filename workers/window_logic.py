@@ -96,3 +96,8 @@ def settlements(chunks: Iterable[LinesChunk], assignments: dict[str, str]) -> di
             if line.pay_line_id in assignments:
                 mine[line.pay_line_id] = assignments[line.pay_line_id]
     return out
+
+
+from backoffice.pickling import speed_up_module  # noqa: E402
+
+speed_up_module(__name__, globals())

@@ -98,7 +98,7 @@ def test_pending_amounts_split_like_list_batches():
     assert amounts == {LineCategory.TIMESHEETS: D("7.00"), LineCategory.PRODUCTS_SERVICES: D("3.00")}
 
 
-ALLOWED_IMPORTS = {"__future__", "dataclasses", "datetime", "decimal", "enum", "typing", "hashlib", "zoneinfo",
+ALLOWED_IMPORTS = {"__future__", "dataclasses", "operator", "datetime", "decimal", "enum", "typing", "hashlib", "zoneinfo",
                    "calendar", "collections", "itertools", "functools", "bisect", "math", "backoffice"}
 
 
