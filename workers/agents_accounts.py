@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 
+from ops import metrics
 from schemas.codec import DecodeError, decode
 from schemas.mapping import InvalidEvent, account_from_record
 from workers.app import app
@@ -36,6 +37,7 @@ async def ingest_accounts(stream):
     """Decode, dead-letter garbage, forward to the tenant's partition."""
     async for event in stream.events():
         message = event.message
+        metrics.EVENTS_CONSUMED.labels(message.topic).inc()
         try:
             node = account_from_record(decode(message.value, topic=message.topic, partition=message.partition,
                                               offset=message.offset).record)

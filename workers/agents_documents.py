@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from backoffice import lifecycle
 from backoffice.lifecycle import IllegalDocumentTransition
 from backoffice.model import DocumentStatus, Invoice, InvoicingMode
+from ops import metrics
 from schemas.codec import encode
 from schemas.mapping import invoice_to_record
 from workers import clock
@@ -53,7 +54,9 @@ async def _delivery(record: InvoiceRecord, msg: DocumentCommand) -> tuple[Invoic
     inv = record.invoice
     loop = asyncio.get_running_loop()
     if msg.action == "RECORD" or (msg.action == "AUTOMATIC" and inv.status is DocumentStatus.NEW):
-        result = await loop.run_in_executor(None, lambda: service.record(inv, msg.template))
+        with metrics.RENDER_SECONDS.time():
+            result = await loop.run_in_executor(None, lambda: service.record(inv, msg.template))
+        metrics.DOCUMENTS_RENDERED.labels(inv.kind.value).inc(len(result.uris))
         record = _with(record, result.invoice, f"recorded with {result.invoice.template}",
                        document_uris=result.uris, document_sha256=result.sha256s, error=None)
         await emit_invoice(record, "RECORDED")
@@ -61,6 +64,7 @@ async def _delivery(record: InvoiceRecord, msg: DocumentCommand) -> tuple[Invoic
     if msg.action in ("SEND", "AUTOMATIC"):
         result = await loop.run_in_executor(None, lambda: service.send(inv, extra_to=msg.recipients,
                                                                        resend=msg.resend))
+        metrics.EMAILS_SENT.labels("sent" if result.sent else "already_sent" if result.already_sent else "failed").inc()
         if result.sent or result.already_sent:
             record = _with(record, result.invoice, "emailed to " + ", ".join(result.recipients), error=None)
             await emit_invoice(record, "SENT")

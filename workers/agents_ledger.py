@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+from collections import Counter
 
 from backoffice import ledger as L
 from backoffice.errors import DomainError
+from backoffice.model import PayLineStatus
 from infra.settings import load_settings
+from ops import metrics
 from workers import clock
 from workers.app import app
 from workers.deadletter import DeadLetters
@@ -32,6 +36,7 @@ async def _dead_letter_parked(item: Parked, error: BaseException, tenant_id: str
 async def _ingest(stream) -> None:
     async for event in stream.events():
         message = event.message
+        metrics.EVENTS_CONSUMED.labels(message.topic).inc()
         key = message.key or b""
         tenant_id = key.decode(errors="replace").partition(":")[0]
         if b":" not in key:
@@ -145,3 +150,11 @@ async def ledger_side(stream):
             await _line_command(msg)
         else:
             log.error("ledger-commands: unexpected message %r", type(msg).__name__)
+
+
+@app.timer(float(os.environ.get("BACKOFFICE_PAYLINE_GAUGE_INTERVAL", "60")))
+async def count_pay_lines() -> None:
+    """backoffice_pay_lines{status}: this worker's ledger partitions, as of the last count."""
+    counts = Counter(line.status.value for _, record in ledgers.items() for line in record.ledger.lines.values())
+    for status in PayLineStatus:
+        metrics.PAY_LINES.labels(status.value).set(counts.get(status.value, 0))

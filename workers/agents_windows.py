@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from ops import metrics
 from workers.app import app
 from workers.emit import send_outcome
 from workers.messages import DocumentCommand, LinesChunk, Settle, WindowEnd
@@ -93,6 +94,9 @@ async def assemble_windows(stream):
         tenant = tenants.get(tkey) or new_tenant(request.tenant_id)
         result = generate(request, chunks, hierarchy_for(request.tenant_id, billto.items()), tenant)
         await _emit_and_confirm(state, chunks, result)
+        metrics.WINDOWS_CLOSED.labels("blocked" if result.blocked else "generated").inc()
+        for invoice in result.invoices:
+            metrics.INVOICES_GENERATED.labels(invoice.kind.value).inc()
         batches = tenant.batches + ((result.batch,) if result.batch else ())
         tenants[tkey] = type(tenant)(tenant.tenant_id, result.sequence or tenant.sequence,
                                      tenant.closed | {request.window_key}, batches)

@@ -8,6 +8,8 @@ from typing import Callable
 
 import faust
 
+from ops import metrics
+
 from workers.app import RAW
 
 from schemas.codec import encode
@@ -46,3 +48,4 @@ class DeadLetters:
                     type(error).__name__, record["error"])
         await self._topic(message.topic).send(key=message.key, value=encode("DeadLetter", record))
         self.sent += 1
+        metrics.DEAD_LETTERED.labels(message.topic, type(error).__name__).inc()

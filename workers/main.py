@@ -11,6 +11,7 @@ AGENT_MODULES = [
     "workers.agents_windows",
     "workers.agents_documents",
     "workers.agents_scheduler",
+    "workers.web",
 ]
 
 

@@ -1,0 +1,1 @@
+"""Operations: lag, metrics, logs, ops HTTP API."""

@@ -1,0 +1,81 @@
+"""/metrics, /healthz and /readyz of a real worker process on the test broker."""
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from infra.admin import create_topics
+from infra.broker import free_port
+from schemas.codec import encode
+from schemas.topics import ATS_ACCOUNTS, ATS_PLACEMENTS, ATS_TIMESHEETS
+from simulator.records import account_record, placement_record, timesheet_record
+from tests.workers.harness import WorkerProcess, produce, wait_drained, wait_until
+from tests.workers.test_pipeline import command, outcomes
+from workers.names import ingest_topics
+
+pytestmark = pytest.mark.integration
+OWN = ["backoffice_events_consumed_total", "backoffice_dead_lettered_total", "backoffice_pay_lines",
+       "backoffice_windows_closed_total", "backoffice_invoices_generated_total", "backoffice_documents_rendered_total",
+       "backoffice_document_render_seconds", "backoffice_emails_sent_total", "backoffice_syncs_total",
+       "backoffice_sync_latency_seconds", "backoffice_retries_total", "backoffice_http_429_total"]
+LAG = ["kafka_consumergroup_group_lag", "kafka_consumergroup_group_lag_seconds", "kafka_consumergroup_group_max_lag",
+       "kafka_consumergroup_group_max_lag_seconds", "kafka_consumergroup_group_offset",
+       "kafka_partition_latest_offset", "kafka_consumergroup_group_sum_lag"]
+
+
+def _scrape(port):
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    samples = {}
+    names = set()
+    for family in text_string_to_metric_families(text):
+        names.add(family.name)
+        for s in family.samples:
+            samples.setdefault(s.name, []).append((s.labels, s.value))
+    return names, samples
+
+
+def _value(samples, name, **labels):
+    return sum(v for lab, v in samples.get(name, []) if all(lab.get(k) == x for k, x in labels.items()))
+
+
+def test_worker_metrics_health_and_readiness(kafka_bootstrap, tmp_path, unique_name):
+    create_topics(kafka_bootstrap)
+    t, port = unique_name, free_port()
+    produce(kafka_bootstrap, [
+        (ATS_ACCOUNTS, f"{t}:acme".encode(), encode("AccountUpserted", account_record(t, "acme", "Acme Inc"))),
+        (ATS_PLACEMENTS, f"{t}:p1".encode(), encode("PlacementUpserted", placement_record(t, "p1", "acme"))),
+        (ATS_TIMESHEETS, f"{t}:p1".encode(), b"\x00garbage")])
+    worker = WorkerProcess(kafka_bootstrap, t, tmp_path, web_port=port,
+                           extra_env={"BACKOFFICE_SCHEDULER_INTERVAL": "3600", "BACKOFFICE_LAG_INTERVAL": "1",
+                                      "BACKOFFICE_PAYLINE_GAUGE_INTERVAL": "1"}).start()
+    try:
+        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()["status"] == "ok", 60,
+                   message="healthz")
+        ready = wait_until(lambda: (r := httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)).status_code == 200
+                           and r.json(), 60, message="readyz")
+        assert ready["ready"] and ready["assigned_partitions"] > 0
+        wait_drained(kafka_bootstrap, t, ingest_topics(t))
+        names, before = wait_until(lambda: (x := _scrape(port)) and _value(x[1], "kafka_consumergroup_group_lag",
+                                                                             group=t) == 0
+                                   and _value(x[1], "kafka_partition_latest_offset") > 0 and x, 60,
+                                   message="lag metrics of the drained group")
+        missing = [n for n in OWN + LAG if n.removesuffix("_total") not in names]    # families drop _total
+        assert not missing, missing
+        lag_labels = {tuple(sorted(lab)) for lab, _ in before["kafka_consumergroup_group_lag"]}
+        assert lag_labels == {("group", "partition", "topic")}
+        assert _value(before, "backoffice_dead_lettered_total", topic=ATS_TIMESHEETS, reason="DecodeError") >= 1
+        consumed = _value(before, "backoffice_events_consumed_total", topic=ATS_PLACEMENTS)
+        assert consumed >= 1
+
+        produce(kafka_bootstrap, [(ATS_TIMESHEETS, f"{t}:p1".encode(), encode(
+            "TimesheetApproved", timesheet_record(t, "p1", __import__("datetime").date(2026, 9, 6))))])
+        produce(kafka_bootstrap, [command(t, f"{t}-gen", "GENERATE")])
+        wait_until(lambda: outcomes(kafka_bootstrap, {f"{t}-gen"}), 60, message="generate outcome")
+        _, after = wait_until(lambda: (x := _scrape(port)) and
+                              _value(x[1], "backoffice_invoices_generated_total", kind="INVOICE") >= 1 and
+                              _value(x[1], "backoffice_pay_lines", status="INVOICED") >= 2 and x, 60,
+                              message="counters to move")
+        assert _value(after, "backoffice_events_consumed_total", topic=ATS_TIMESHEETS) > \
+            _value(before, "backoffice_events_consumed_total", topic=ATS_TIMESHEETS)
+        assert _value(after, "backoffice_windows_closed_total", outcome="generated") >= 1
+    finally:
+        worker.stop()
