@@ -10,6 +10,7 @@ from backoffice import lifecycle
 from backoffice.lifecycle import IllegalDocumentTransition
 from backoffice.model import DocumentStatus, Invoice, InvoicingMode
 from ops import metrics
+from ops.logs import log_context
 from schemas.codec import encode
 from schemas.mapping import invoice_to_record
 from workers import clock
@@ -97,41 +98,46 @@ async def _consolidate(record: InvoiceRecord | None, msg: DocumentCommand) -> No
 async def documents(stream):
     """Generated documents, then Record / Send / Print & Send / Void on them."""
     async for msg in stream:
-        key = msg.invoice_id.encode()
-        record = invoices.get(key)
-        if msg.action == "GENERATED":
-            if record is None:
-                record = InvoiceRecord(msg.invoice, ((DocumentStatus.NEW.value, clock.now().isoformat(), "generated"),))
-                invoices[key] = record
-            await emit_invoice(record, "GENERATED")      # re-emitted on a replay: consumers dedupe by event id
-            if record.invoice.invoicing_mode is InvoicingMode.AUTOMATIC and record.invoice.status is DocumentStatus.NEW:
-                msg = DocumentCommand("AUTOMATIC", msg.invoice_id, msg.command_id)
-            else:
-                continue
-        if msg.action == "CONSOLIDATE":
-            await _consolidate(record, msg)
-            continue
+        with log_context(invoice_id=msg.invoice_id):
+            await _document_command(msg)
+
+
+async def _document_command(msg: DocumentCommand) -> None:
+    key = msg.invoice_id.encode()
+    record = invoices.get(key)
+    if msg.action == "GENERATED":
         if record is None:
-            await send_outcome(command_id=msg.command_id, tenant_id="", command=msg.action, ok=False,
-                               message=f"invoice {msg.invoice_id} is unknown")
-            continue
-        try:
-            if msg.action == "VOID":
-                voided = lifecycle.void(record.invoice)
-                record = _with(record, voided, "voided")
-                for placement_id in sorted({line.placement_id for line in voided.lines}):
-                    pkey = f"{voided.tenant_id}:{placement_id}".encode()
-                    await ledger_commands.send(key=pkey, partition=partition_for(pkey, P), value=LineCommand(
-                        f"{msg.command_id}:{placement_id}", voided.tenant_id, pkey.decode(), "RELEASE_INVOICE",
-                        invoice_id=voided.invoice_id))
-                await emit_invoice(record, "VOIDED")
-                text = f"voided {voided.number}; its pay lines are pending again"
-            else:
-                record, text = await _delivery(record, msg)
-            ok = True
-        except (IllegalDocumentTransition, ValueError) as exc:
-            ok, text = False, str(exc)
-        invoices[key] = record
-        if msg.command_id and msg.action != "AUTOMATIC":
-            await send_outcome(command_id=msg.command_id, tenant_id=record.invoice.tenant_id, command=msg.action,
-                               ok=ok, message=text)
+            record = InvoiceRecord(msg.invoice, ((DocumentStatus.NEW.value, clock.now().isoformat(), "generated"),))
+            invoices[key] = record
+        await emit_invoice(record, "GENERATED")      # re-emitted on a replay: consumers dedupe by event id
+        if record.invoice.invoicing_mode is InvoicingMode.AUTOMATIC and record.invoice.status is DocumentStatus.NEW:
+            msg = DocumentCommand("AUTOMATIC", msg.invoice_id, msg.command_id)
+        else:
+            return
+    if msg.action == "CONSOLIDATE":
+        await _consolidate(record, msg)
+        return
+    if record is None:
+        await send_outcome(command_id=msg.command_id, tenant_id="", command=msg.action, ok=False,
+                           message=f"invoice {msg.invoice_id} is unknown")
+        return
+    try:
+        if msg.action == "VOID":
+            voided = lifecycle.void(record.invoice)
+            record = _with(record, voided, "voided")
+            for placement_id in sorted({line.placement_id for line in voided.lines}):
+                pkey = f"{voided.tenant_id}:{placement_id}".encode()
+                await ledger_commands.send(key=pkey, partition=partition_for(pkey, P), value=LineCommand(
+                    f"{msg.command_id}:{placement_id}", voided.tenant_id, pkey.decode(), "RELEASE_INVOICE",
+                    invoice_id=voided.invoice_id))
+            await emit_invoice(record, "VOIDED")
+            text = f"voided {voided.number}; its pay lines are pending again"
+        else:
+            record, text = await _delivery(record, msg)
+        ok = True
+    except (IllegalDocumentTransition, ValueError) as exc:
+        ok, text = False, str(exc)
+    invoices[key] = record
+    if msg.command_id and msg.action != "AUTOMATIC":
+        await send_outcome(command_id=msg.command_id, tenant_id=record.invoice.tenant_id, command=msg.action,
+                           ok=ok, message=text)

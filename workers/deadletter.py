@@ -9,6 +9,7 @@ from typing import Callable
 import faust
 
 from ops import metrics
+from ops.logs import log_context
 
 from workers.app import RAW
 
@@ -44,8 +45,10 @@ class DeadLetters:
         record = dead_letter_record(topic=message.topic, partition=message.partition, offset=message.offset,
                                     key=message.key, value=message.value, error=error,
                                     first_seen=self.clock(), tenant_id=tenant_id)
-        log.warning("dead-lettered %s[%s]@%s: %s: %s", message.topic, message.partition, message.offset,
-                    type(error).__name__, record["error"])
+        with log_context(tenant_id=tenant_id or None, topic=message.topic, partition=message.partition,
+                         offset=message.offset):
+            log.warning("dead-lettered %s[%s]@%s: %s: %s", message.topic, message.partition, message.offset,
+                        type(error).__name__, record["error"])
         await self._topic(message.topic).send(key=message.key, value=encode("DeadLetter", record))
         self.sent += 1
         metrics.DEAD_LETTERED.labels(message.topic, type(error).__name__).inc()

@@ -44,6 +44,21 @@ def _maybe_profile() -> None:
 def run_worker(loglevel: str = "warn") -> None:
     import faust
 
+    from ops.logs import ContextFilter, RedactingFilter, make_handler
+
+    class Worker(faust.Worker):
+        def on_setup_root_logger(self, logger, level: int) -> None:
+            """JSON lines (BACKOFFICE_LOG_FORMAT=json, the default) or Faust's text; redacted either way."""
+            super().on_setup_root_logger(logger, level)
+            if os.environ.get("BACKOFFICE_LOG_FORMAT", "json") == "json":
+                for old in list(logger.handlers):
+                    logger.removeHandler(old)
+                logger.addHandler(make_handler("json"))
+            else:
+                for handler in logger.handlers:
+                    handler.addFilter(ContextFilter())
+                    handler.addFilter(RedactingFilter())
+
     _maybe_profile()
     app = load_agents()
-    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
