@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, NamedTuple
@@ -148,10 +149,18 @@ _default: Codec | None = None
 
 
 def default_codec() -> Codec:
-    """The codec over the schemas shipped in schemas/avro (loaded once)."""
+    """The codec over the schemas shipped in schemas/avro (loaded once); in the Confluent
+    wire format through the schema registry when SCHEMA_REGISTRY_URL is set."""
     global _default
     if _default is None:
-        _default = Codec(load_schema_dir())
+        local = Codec(load_schema_dir())
+        url = os.environ.get("SCHEMA_REGISTRY_URL")
+        if url:
+            from schemas.registry import RegistryCodec
+
+            _default = RegistryCodec(url, local)
+        else:
+            _default = local
     return _default
 
 
