@@ -159,3 +159,15 @@ def stage_record(run) -> None:
     pdfs = sorted((run.out_dir / "documents").rglob("*.pdf"))
     click.echo(f"\ndocuments: {dict(statuses)}; {len(pdfs)} PDFs in {(run.out_dir / 'documents').resolve()}")
     click.echo(f"emails accepted by the local SMTP server: {len(run.facts['smtp'].messages)}")
+
+
+def stage_lag(run) -> None:
+    """The worker's consumer lag once everything is done: every partition at zero."""
+    from ops.lag import format_table, snapshot
+
+    groups = _wait(lambda: (g := snapshot(run.bootstrap, [DEMO_APP])) and all(x.total_lag == 0 for x in g) and g,
+                   120, "the worker's lag to reach zero")
+    for g in groups:        # the external topics' rows; internal ones are at zero too (checked above)
+        g.partitions = [p for p in g.partitions if p.topic.startswith(("ats.", "billing."))]
+    click.echo("\nconsumer lag (backoffice lag): every partition of every topic at zero")
+    click.echo(format_table(groups))
