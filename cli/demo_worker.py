@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -62,6 +63,8 @@ class SmtpSink:
 
 
 def start_worker(run) -> subprocess.Popen:
+    for leftover in ("state", "documents", "sent-log"):     # a previous demo's tables, PDFs and sent log
+        shutil.rmtree(run.out_dir / leftover, ignore_errors=True)
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": run.bootstrap, "BACKOFFICE_APP_ID": DEMO_APP,
            "BACKOFFICE_DATA_DIR": str(run.out_dir / "state"), "BACKOFFICE_WEB": "0",
            "BACKOFFICE_DOCUMENT_STORE": str(run.out_dir / "documents"),

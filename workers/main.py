@@ -53,7 +53,9 @@ def run_worker(loglevel: str = "warn") -> None:
             if os.environ.get("BACKOFFICE_LOG_FORMAT", "json") == "json":
                 for old in list(logger.handlers):
                     logger.removeHandler(old)
-                logger.addHandler(make_handler("json"))
+                handler = make_handler("json")
+                handler.setLevel(level)
+                logger.addHandler(handler)
             else:
                 for handler in logger.handlers:
                     handler.addFilter(ContextFilter())
