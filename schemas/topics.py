@@ -60,7 +60,7 @@ _OUTPUTS = [
 _DEAD_LETTERS = [
     TopicSpec(dead_letter_topic(t.name), "original key", 1, "delete", "DeadLetter",
               f"Messages from {t.name} that could not be processed, with the reason and the original bytes.")
-    for t in _INPUTS + [_OUTPUTS[0]]
+    for t in _INPUTS + _OUTPUTS[:2]
 ]
 
 CONNECTORS = ("quickbooks", "xero", "export")

@@ -12,6 +12,8 @@ AGENT_MODULES = [
     "workers.agents_documents",
     "workers.agents_scheduler",
     "workers.web",
+    "workers.agents_sync_status",
+    "workers.api_views",
 ]
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from schemas.topics import (
-    ATS_ACCOUNTS, ATS_FEES, ATS_PLACEMENTS, ATS_TIMESHEETS, BILLING_COMMANDS, BILLING_INVOICES, BILLING_OUTCOMES,
+    ATS_ACCOUNTS, ATS_FEES, ATS_PLACEMENTS, ATS_TIMESHEETS, BILLING_COMMANDS, BILLING_INVOICES, BILLING_OUTCOMES, BILLING_SYNC,
     PLACEMENT_PARTITIONS,
 )
 from workers import names
@@ -25,6 +25,7 @@ fees_topic = app.topic(ATS_FEES, schema=RAW, partitions=P, internal=False)
 commands_topic = app.topic(BILLING_COMMANDS, schema=RAW, partitions=TENANT_PARTITIONS, internal=False)
 invoices_out = app.topic(BILLING_INVOICES, schema=RAW, internal=False)
 outcomes_out = app.topic(BILLING_OUTCOMES, schema=RAW, internal=False)
+sync_topic = app.topic(BILLING_SYNC, schema=RAW, partitions=4, internal=False)
 
 # Internal topics (co-partitioned with the placement topics where they address ledgers).
 ledger_commands = _internal(names.LEDGER_COMMANDS, P)
@@ -46,3 +47,4 @@ tenants = PickledTable(app.Table(names.TENANT_TABLE, default=None, partitions=TE
 commands_seen = PickledTable(app.Table(names.COMMAND_TABLE, default=None, partitions=TENANT_PARTITIONS,
                                        key_type=bytes, value_type=bytes))
 invoices = PickledTable(app.Table(names.INVOICE_TABLE, default=None, partitions=P, key_type=bytes, value_type=bytes))
+sync_status = PickledTable(app.Table(names.SYNC_TABLE, default=None, partitions=4, key_type=bytes, value_type=bytes))

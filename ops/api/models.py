@@ -1,0 +1,154 @@
+"""Request bodies and answers of the ops API (pydantic v2: validation and the OpenAPI schemas)."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Id = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9:|._\-]+$")
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SnoozeBody(_Body):
+    pay_line_id: str = Field(min_length=3, max_length=300, pattern=r"^[^|: ]+:[^| ]+\|.+$",
+                             description="tenant:placement|... as shown in List Batches")
+    reason: str | None = Field(default=None, max_length=255)
+
+
+class UnsnoozeBody(_Body):
+    pay_line_id: str = Field(min_length=3, max_length=300, pattern=r"^[^|: ]+:[^| ]+\|.+$")
+
+
+class GenerateBody(_Body):
+    account_id: str | None = Field(default=None, min_length=1, max_length=200)
+    first_number: int | None = Field(default=None, ge=1, le=10**12)
+    as_of: dt.date | None = None
+
+
+class RecordBody(_Body):
+    invoice_ids: list[str] = Field(min_length=1, max_length=500)
+    template: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+Email = Annotated[str, Field(pattern=r"^[^@ ]+@[^@ ]+\.[^@ ]+$", max_length=254)]
+
+
+class SendBody(_Body):
+    invoice_ids: list[str] = Field(min_length=1, max_length=500)
+    recipients: list[Email] = Field(default_factory=list, max_length=20)
+
+
+class ResyncBody(_Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "oneOf": [{"required": ["invoice_id"], "not": {"required": ["batch_id"]}},
+                  {"required": ["batch_id"], "not": {"required": ["invoice_id"]}}]})
+    invoice_id: str = Field(default=None, min_length=1, max_length=200)     # absent, never null: see oneOf
+    batch_id: str = Field(default=None, min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _one(self):
+        if (self.invoice_id is None) == (self.batch_id is None):
+            raise ValueError("invoice_id: give exactly one of invoice_id and batch_id")
+        return self
+
+
+COMMAND_BODIES: dict[str, type[_Body]] = {
+    "snooze": SnoozeBody, "unsnooze": UnsnoozeBody, "generate": GenerateBody, "record": RecordBody,
+    "send": SendBody, "resync": ResyncBody,
+}
+
+
+class Error(BaseModel):
+    error: str
+    field: str | None = None
+
+
+class CommandAccepted(BaseModel):
+    command_ids: list[str]
+    outcomes: dict[str, dict | None] = Field(default_factory=dict)
+
+
+class Coverage(BaseModel):
+    ledger_partitions: list[int]
+    of: int
+
+
+class PendingAmounts(BaseModel):
+    timesheets: str
+    products_services: str
+    pay_lines: int
+
+
+class BatchRow(BaseModel):
+    batch_id: str
+    created_at: str
+    period_start: str
+    period_end: str
+    invoice_count: int
+    credit_memo_count: int
+    first_number: str | None
+    last_number: str | None
+    amount_timesheets: str
+    amount_products_services: str
+    sync_status: dict[str, int]
+
+
+class BatchList(BaseModel):
+    tenant_id: str
+    pending: PendingAmounts
+    batches: list[BatchRow]
+    coverage: Coverage
+
+
+class InvoiceSummary(BaseModel):
+    invoice_id: str
+    number: str | None
+    kind: Literal["INVOICE", "CREDIT_MEMO"]
+    status: str
+    account_name: str
+    total: str
+    sync_status: str | None
+
+
+class BatchInvoices(BaseModel):
+    tenant_id: str
+    batch_id: str
+    invoices: list[InvoiceSummary]
+
+
+class InvoiceDetail(BaseModel):
+    invoice_id: str
+    tenant_id: str
+    number: str | None
+    kind: str
+    status: str
+    account_id: str
+    account_name: str
+    currency: str
+    subtotal: str
+    tax: str
+    total: str
+    issue_date: str
+    due_date: str
+    lines: list[dict]
+    history: list[dict]
+    document_uris: list[str]
+    sync: dict | None
+
+
+class HealthFinding(BaseModel):
+    severity: str
+    code: str
+    message: str
+    ref: str
+
+
+class TenantHealth(BaseModel):
+    tenant_id: str
+    ok: bool
+    findings: list[HealthFinding]
+    coverage: Coverage

@@ -1,0 +1,85 @@
+"""The ops API's answers, computed from table contents (no Faust, no HTTP: easy to test)."""
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from typing import Iterable, Mapping
+
+from backoffice import ledger as L
+from backoffice.billto import BilltoHierarchy
+from backoffice.generation import pending_amounts
+from backoffice.health import health_check
+from backoffice.model import LineCategory, PayLine, Placement
+
+
+def coverage(partitions: Iterable[int], of: int) -> dict:
+    return {"ledger_partitions": sorted(partitions), "of": of}
+
+
+def pending_lines(records: Iterable, today: dt.date) -> tuple[list[PayLine], dict[str, Placement]]:
+    lines, placements = [], {}
+    for record in records:
+        led = record.ledger
+        if led.placement is None:
+            continue
+        due = [x for x in L.due_lines(led, today, today) if x.pay_line_id not in record.reserved]
+        if due:
+            lines.extend(due)
+            placements[led.placement_id] = led.placement
+    return lines, placements
+
+
+def list_batches(tenant_id: str, lines: list[PayLine], tenant_state, sync: Mapping[str, dict], cover: dict) -> dict:
+    amounts = pending_amounts(lines)
+    rows = []
+    for batch in reversed(tenant_state.batches if tenant_state else ()):
+        statuses = Counter((sync.get(i) or {}).get("status", "NOT_SYNCED") for i in batch.invoice_ids)
+        rows.append({"batch_id": batch.batch_id, "created_at": batch.created_at.isoformat(),
+                     "period_start": batch.period_start.isoformat(), "period_end": batch.period_end.isoformat(),
+                     "invoice_count": batch.invoice_count, "credit_memo_count": batch.credit_memo_count,
+                     "first_number": batch.first_number, "last_number": batch.last_number,
+                     "amount_timesheets": str(batch.amount_timesheets),
+                     "amount_products_services": str(batch.amount_products_services),
+                     "sync_status": dict(sorted(statuses.items()))})
+    return {"tenant_id": tenant_id,
+            "pending": {"timesheets": str(amounts[LineCategory.TIMESHEETS]),
+                        "products_services": str(amounts[LineCategory.PRODUCTS_SERVICES]), "pay_lines": len(lines)},
+            "batches": rows, "coverage": cover}
+
+
+def find_batch(tenant_state, batch_id: str):
+    return next((b for b in (tenant_state.batches if tenant_state else ()) if b.batch_id == batch_id), None)
+
+
+def batch_invoices(tenant_id: str, batch, records: Mapping[str, object], sync: Mapping[str, dict]) -> dict:
+    out = []
+    for invoice_id in batch.invoice_ids:
+        record = records.get(invoice_id)
+        if record is None:
+            continue
+        inv = record.invoice
+        out.append({"invoice_id": inv.invoice_id, "number": inv.number, "kind": inv.kind.value,
+                    "status": inv.status.value, "account_name": inv.account_name, "total": str(inv.total),
+                    "sync_status": (sync.get(inv.invoice_id) or {}).get("status")})
+    return {"tenant_id": tenant_id, "batch_id": batch.batch_id, "invoices": out}
+
+
+def invoice_detail(record, sync: dict | None) -> dict:
+    inv = record.invoice
+    return {"invoice_id": inv.invoice_id, "tenant_id": inv.tenant_id, "number": inv.number, "kind": inv.kind.value,
+            "status": inv.status.value, "account_id": inv.account_id, "account_name": inv.account_name,
+            "currency": inv.currency, "subtotal": str(inv.subtotal), "tax": str(inv.tax), "total": str(inv.total),
+            "issue_date": inv.issue_date.isoformat(), "due_date": inv.due_date.isoformat(),
+            "lines": [{"line_id": x.line_id, "pay_line_id": x.pay_line_id, "placement_id": x.placement_id,
+                       "description": x.description, "quantity": str(x.quantity), "rate": str(x.rate),
+                       "amount": str(x.amount), "taxable": x.taxable, "status": x.status.value} for x in inv.lines],
+            "history": [{"status": s, "at": at, "detail": d} for s, at, d in record.history],
+            "document_uris": list(record.document_uris), "sync": sync}
+
+
+def tenant_health(tenant_id: str, lines: list[PayLine], placements: Mapping[str, Placement],
+                  hierarchy: BilltoHierarchy, cover: dict) -> dict:
+    report = health_check(lines, placements, hierarchy)
+    return {"tenant_id": tenant_id, "ok": report.ok, "coverage": cover,
+            "findings": [{"severity": f.severity.value, "code": f.code, "message": f.message, "ref": f.ref}
+                         for f in report.findings]}

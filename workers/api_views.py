@@ -1,0 +1,167 @@
+"""The ops API on the worker's web server: thin glue from HTTP to ops/api (see its docstring)."""
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+
+from faust.web import Request, Response, View
+from pydantic import ValidationError
+
+from ops.api import models, openapi, reads
+from ops.api.auth import AuthError, authorize, load_tokens
+from workers import clock
+from workers.app import app
+from workers.topology import P, billto, invoices, ledgers, sync_status, tenants
+from workers.window_logic import hierarchy_for
+
+TENANT_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+ID_RE = re.compile(r"^[A-Za-z0-9:|._-]{1,200}$")
+PREFIX = "/api/v1/tenants/{tenant}"
+OPENAPI = openapi.build()
+
+
+def _error(view: View, status: int, message: str, field: str | None = None) -> Response:
+    return view.json({"error": message, "field": field}, status=status)
+
+
+def _guard(view: View, request: Request, tenant: str, **ids: str) -> Response | None:
+    if not TENANT_RE.match(tenant):
+        return _error(view, 400, "tenant must be 1-100 letters, digits, '.', '_' or '-'", "tenant")
+    for name, value in ids.items():
+        if not ID_RE.match(value):
+            return _error(view, 400, f"{name} has characters an id never has", name)
+    try:
+        authorize(request.headers.get("Authorization"), tenant, load_tokens())
+    except AuthError as exc:
+        return _error(view, exc.status, exc.message, "Authorization")
+    return None
+
+
+def _tenant_ledgers(tenant: str):
+    prefix = f"{tenant}:".encode()
+    for key, record in ledgers.items():
+        if key.startswith(prefix) and record is not None:
+            yield record
+
+
+def _coverage() -> dict:
+    topic = ledgers.table.changelog_topic.get_topic_name()
+    mine = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
+    return reads.coverage(mine, P)
+
+
+def _sync_map(invoice_ids) -> dict:
+    return {i: sync_status.get(i.encode()) for i in invoice_ids}
+
+
+@app.page("/openapi.json")
+class OpenApiDocument(View):
+    async def get(self, request: Request) -> Response:
+        return self.json(OPENAPI)
+
+
+@app.page(PREFIX + "/batches")
+class ListBatches(View):
+    async def get(self, request: Request, tenant: str) -> Response:
+        if (refused := _guard(self, request, tenant)) is not None:
+            return refused
+        lines, _ = reads.pending_lines(_tenant_ledgers(tenant), clock.today())
+        state = tenants.get(tenant.encode())
+        ids = [i for b in (state.batches if state else ()) for i in b.invoice_ids]
+        return self.json(reads.list_batches(tenant, lines, state, _sync_map(ids), _coverage()))
+
+
+@app.page(PREFIX + "/batches/{batch_id}/invoices")
+class BatchInvoices(View):
+    async def get(self, request: Request, tenant: str, batch_id: str) -> Response:
+        if (refused := _guard(self, request, tenant, batch_id=batch_id)) is not None:
+            return refused
+        batch = reads.find_batch(tenants.get(tenant.encode()), batch_id)
+        if batch is None:
+            return _error(self, 404, f"batch {batch_id} of tenant {tenant} is not known here", "batch_id")
+        records = {i: invoices.get(i.encode()) for i in batch.invoice_ids}
+        return self.json(reads.batch_invoices(tenant, batch, {k: v for k, v in records.items() if v},
+                                              _sync_map(batch.invoice_ids)))
+
+
+@app.page(PREFIX + "/invoices/{invoice_id}")
+class InvoiceDetail(View):
+    async def get(self, request: Request, tenant: str, invoice_id: str) -> Response:
+        if (refused := _guard(self, request, tenant, invoice_id=invoice_id)) is not None:
+            return refused
+        record = invoices.get(invoice_id.encode())
+        if record is None or record.invoice.tenant_id != tenant:
+            return _error(self, 404, f"invoice {invoice_id} of tenant {tenant} is not known here", "invoice_id")
+        detail = reads.invoice_detail(record, sync_status.get(invoice_id.encode()))
+        return self.json(json.loads(json.dumps(detail, default=str)))
+
+
+@app.page(PREFIX + "/health")
+class TenantHealth(View):
+    async def get(self, request: Request, tenant: str) -> Response:
+        if (refused := _guard(self, request, tenant)) is not None:
+            return refused
+        lines, placements = reads.pending_lines(_tenant_ledgers(tenant), clock.today())
+        hierarchy = hierarchy_for(tenant, billto.items())
+        return self.json(reads.tenant_health(tenant, lines, placements, hierarchy, _coverage()))
+
+
+def _records(tenant: str, name: str, body) -> list[dict]:
+    from cli.operator import command_record
+
+    if name in ("snooze", "unsnooze"):
+        return [command_record(tenant, name.upper(), pay_line_id=body.pay_line_id,
+                               reason=getattr(body, "reason", None))]
+    if name == "generate":
+        return [command_record(tenant, "GENERATE", account_id=body.account_id, first_number=body.first_number,
+                               as_of=body.as_of)]
+    if name == "record":
+        return [command_record(tenant, "RECORD", invoice_id=i, template=body.template) for i in body.invoice_ids]
+    if name == "send":
+        return [command_record(tenant, "SEND", invoice_id=i, recipients=body.recipients) for i in body.invoice_ids]
+    return [command_record(tenant, "RESYNC", invoice_id=body.invoice_id, batch_id=body.batch_id)]
+
+
+def _command_view(name: str, body_model) -> type[View]:
+    class CommandView(View):
+        async def post(self, request: Request, tenant: str) -> Response:
+            if (refused := _guard(self, request, tenant)) is not None:
+                return refused
+            try:
+                wait = float(request.query.get("wait", "0"))
+            except ValueError:
+                return _error(self, 400, "wait must be a number of seconds", "wait")
+            if not 0 <= wait <= 30:
+                return _error(self, 422, "wait must be between 0 and 30 seconds", "wait")
+            try:
+                raw = json.loads(await request.text() or "null")
+            except ValueError:
+                return _error(self, 400, "the body is not JSON", "body")
+            try:
+                body = body_model.model_validate(raw)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                field = ".".join(str(x) for x in first["loc"]) or str(first.get("msg", "")).split(":")[0].split()[-1]
+                return _error(self, 422, first["msg"], field or "body")
+            records = _records(tenant, name, body)
+            for r in records:
+                if "pay_line_id" in r and r["pay_line_id"] and not r["pay_line_id"].startswith(f"{tenant}:"):
+                    return _error(self, 404, f"pay line {r['pay_line_id']} is not one of tenant {tenant}'s",
+                                  "pay_line_id")
+            from cli.operator import publish_many_and_wait
+
+            bootstrap = ",".join(str(u).removeprefix("kafka://") for u in app.conf.broker)
+            found = await asyncio.get_running_loop().run_in_executor(
+                None, lambda: publish_many_and_wait(bootstrap, records, wait))
+            outcomes = {r["command_id"]: json.loads(json.dumps(found.get(r["command_id"]), default=str))
+                        for r in records} if wait else {}
+            return self.json({"command_ids": [r["command_id"] for r in records], "outcomes": outcomes}, status=202)
+
+    CommandView.__name__ = f"{name.title()}Command"
+    return CommandView
+
+
+for _name, _model in models.COMMAND_BODIES.items():
+    app.page(f"{PREFIX}/commands/{_name}")(_command_view(_name, _model))
+
