@@ -9,8 +9,9 @@ from ops import metrics
 from workers.app import app
 from workers.emit import send_outcome
 from workers.messages import DocumentCommand, LinesChunk, Settle, WindowEnd
-from workers.topology import P, billto, document_commands, ledger_commands, billto, tenants, window_chunks, window_lines, windows
-from workers.window_logic import generate, hierarchy_for, new_tenant, on_chunk, on_end, settlements
+from workers.topology import P, batches, billto, document_commands, ledger_commands, billto, tenants, window_chunks, window_lines, windows
+from workers.consolidate_logic import lines_of_account, release_all
+from workers.window_logic import generate, hierarchy_for, new_tenant, on_chunk, on_end, settlements, split_assignments
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,9 @@ async def _emit_and_confirm(state, chunks, result) -> None:
             key=invoice.invoice_id.encode(),
             value=DocumentCommand("GENERATED", invoice.invoice_id, request.command_id, invoice)))
     for partition, assignments in settlements(chunks, result.assignments).items():
-        pending.append(await ledger_commands.send(key=b"settle", partition=partition,
-                                                  value=Settle(request.window_key, request.tenant_id, assignments)))
+        for part in split_assignments(assignments):       # keeps every message well under the broker's limit
+            pending.append(await ledger_commands.send(key=b"settle", partition=partition,
+                                                      value=Settle(request.window_key, request.tenant_id, part)))
     await asyncio.gather(*pending)
     if result.blocked:
         message = f"health check failed with {len(result.report.errors)} error(s); nothing generated"
@@ -57,6 +59,15 @@ async def _hand_to_invoice_owner(request, chunks) -> None:
     lines = tuple(line for c in chunks for line in c.lines)
     placements = tuple({p.placement_id: p for c in chunks for p in c.placements}.values())
     hierarchy = hierarchy_for(request.tenant_id, billto.items())
+    if request.account_id:      # only that account's lines travel; the others' reservations are let go here
+        kept = lines_of_account(lines, placements, hierarchy, request.account_id)
+        kept_ids = {line.pay_line_id for line in kept}
+        dropped = [line for line in lines if line.pay_line_id not in kept_ids]
+        for partition, settle in release_all(request.window_key, request.tenant_id, dropped, P).items():
+            for part in split_assignments(settle.assignments):
+                await ledger_commands.send(key=b"settle", partition=partition,
+                                           value=Settle(request.window_key, request.tenant_id, part))
+        lines = kept
     await document_commands.send(key=request.consolidate_into.encode(), value=DocumentCommand(
         "CONSOLIDATE", request.consolidate_into, request.command_id, placements=placements, lines=lines,
         hierarchy=hierarchy, window_key=request.window_key, pay_line_ids=request.pay_line_ids))
@@ -97,9 +108,12 @@ async def assemble_windows(stream):
         metrics.WINDOWS_CLOSED.labels("blocked" if result.blocked else "generated").inc()
         for invoice in result.invoices:
             metrics.INVOICES_GENERATED.labels(invoice.kind.value).inc()
-        batches = tenant.batches + ((result.batch,) if result.batch else ())
+        batch_ids = tenant.batch_ids
+        if result.batch:
+            batches[result.batch.batch_id.encode()] = result.batch
+            batch_ids = batch_ids + (result.batch.batch_id,)
         tenants[tkey] = type(tenant)(tenant.tenant_id, result.sequence or tenant.sequence,
-                                     tenant.closed | {request.window_key}, batches)
+                                     tenant.closed | {request.window_key}, batch_ids)
         windows[wkey] = type(state)(state.request, state.ends, state.received, True, result.blocked,
                                     len(result.invoices), result.batch.batch_id if result.batch else None)
         for k in chunk_keys:

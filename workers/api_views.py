@@ -12,7 +12,7 @@ from ops.api import models, openapi, reads
 from ops.api.auth import AuthError, authorize, load_tokens
 from workers import clock
 from workers.app import app
-from workers.topology import P, billto, invoices, ledgers, sync_status, tenants
+from workers.topology import P, batches, billto, invoices, ledgers, sync_status, tenants
 from workers.window_logic import hierarchy_for
 
 TENANT_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
@@ -68,8 +68,9 @@ class ListBatches(View):
             return refused
         lines, _ = reads.pending_lines(_tenant_ledgers(tenant), clock.today())
         state = tenants.get(tenant.encode())
-        ids = [i for b in (state.batches if state else ()) for i in b.invoice_ids]
-        return self.json(reads.list_batches(tenant, lines, state, _sync_map(ids), _coverage()))
+        found = [b for b in (batches.get(i.encode()) for i in (state.batch_ids if state else ())) if b is not None]
+        ids = [i for b in found for i in b.invoice_ids]
+        return self.json(reads.list_batches(tenant, lines, found, _sync_map(ids), _coverage()))
 
 
 @app.page(PREFIX + "/batches/{batch_id}/invoices")
@@ -77,8 +78,8 @@ class BatchInvoices(View):
     async def get(self, request: Request, tenant: str, batch_id: str) -> Response:
         if (refused := _guard(self, request, tenant, batch_id=batch_id)) is not None:
             return refused
-        batch = reads.find_batch(tenants.get(tenant.encode()), batch_id)
-        if batch is None:
+        batch = batches.get(batch_id.encode())
+        if batch is None or batch.tenant_id != tenant:
             return _error(self, 404, f"batch {batch_id} of tenant {tenant} is not known here", "batch_id")
         records = {i: invoices.get(i.encode()) for i in batch.invoice_ids}
         return self.json(reads.batch_invoices(tenant, batch, {k: v for k, v in records.items() if v},

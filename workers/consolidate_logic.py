@@ -62,3 +62,25 @@ def settlements(msg: DocumentCommand, taken: tuple[str, ...], partitions: int) -
             assigned[line.pay_line_id] = msg.invoice_id
     tenant = msg.lines[0].tenant_id if msg.lines else ""
     return {p: Settle(msg.window_key or "", tenant, a) for p, a in by_partition.items()}
+
+
+def lines_of_account(lines, placements, hierarchy, account_id: str) -> tuple:
+    """The lines whose placement bills `account_id` (resolution is per placement)."""
+    by_id = {p.placement_id: p for p in placements}
+    keep = set()
+    for pid, placement in by_id.items():
+        try:
+            if hierarchy.resolve(placement).account.entity_id == account_id:
+                keep.add(pid)
+        except DomainError:
+            continue
+    return tuple(line for line in lines if line.placement_id in keep)
+
+
+def release_all(window_key: str, tenant_id: str, lines, partitions: int) -> dict[int, Settle]:
+    """Settles that only release the window's reservations of these lines' placements."""
+    out: dict[int, dict[str, dict[str, str]]] = {}
+    for line in lines:
+        pkey = f"{line.tenant_id}:{line.placement_id}"
+        out.setdefault(partition_for(pkey.encode(), partitions), {})[pkey] = {}
+    return {p: Settle(window_key, tenant_id, a) for p, a in out.items()}

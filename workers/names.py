@@ -20,6 +20,7 @@ WINDOW_TABLE = "windows"             # Table        tenant|window_key -> WindowS
 CHUNK_TABLE = "window-chunks"        # Table        tenant|window_key|partition|chunk -> LinesChunk
 TENANT_TABLE = "tenants"             # Table        tenant -> TenantState (numbering, windows, batches)
 COMMAND_TABLE = "commands-seen"      # Table        command id -> outcome (idempotency)
+BATCH_TABLE = "batches"              # Table        batch id -> Batch (List Batches), partitioned by tenant
 SYNC_TABLE = "sync-status"             # Table        invoice id -> latest billing.sync record
 INVOICE_TABLE = "invoices"           # Table        invoice id -> InvoiceRecord
 

@@ -48,3 +48,5 @@ commands_seen = PickledTable(app.Table(names.COMMAND_TABLE, default=None, partit
                                        key_type=bytes, value_type=bytes))
 invoices = PickledTable(app.Table(names.INVOICE_TABLE, default=None, partitions=P, key_type=bytes, value_type=bytes))
 sync_status = PickledTable(app.Table(names.SYNC_TABLE, default=None, partitions=4, key_type=bytes, value_type=bytes))
+batches = PickledTable(app.Table(names.BATCH_TABLE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,
+                                 value_type=bytes))

@@ -41,7 +41,7 @@ class TenantState:
     tenant_id: str
     sequence: TenantSequence
     closed: frozenset[str] = frozenset()
-    batches: tuple[Batch, ...] = ()
+    batch_ids: tuple[str, ...] = ()      # the Batch objects live in the batches table (bounded row size)
 
 
 def new_tenant(tenant_id: str) -> TenantState:
@@ -83,6 +83,16 @@ def generate(request: WindowRequest, chunks: Iterable[LinesChunk], hierarchy: Bi
         on_demand=request.on_demand, account_id=request.account_id, first_number=request.first_number)
     ordered = [lines[k] for k in sorted(lines)]
     return generate_invoices(ordered, placements, hierarchy, tenant.sequence, gen)
+
+
+SETTLE_PLACEMENTS_PER_MESSAGE = 500
+
+
+def split_assignments(assignments: dict[str, dict[str, str]], size: int = SETTLE_PLACEMENTS_PER_MESSAGE
+                      ) -> list[dict[str, dict[str, str]]]:
+    """Settle messages of at most `size` placements: each placement settles independently."""
+    keys = sorted(assignments)
+    return [{k: assignments[k] for k in keys[i:i + size]} for i in range(0, len(keys), size)] or [{}]
 
 
 def settlements(chunks: Iterable[LinesChunk], assignments: dict[str, str]) -> dict[int, dict[str, dict[str, str]]]:

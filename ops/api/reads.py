@@ -29,10 +29,11 @@ def pending_lines(records: Iterable, today: dt.date) -> tuple[list[PayLine], dic
     return lines, placements
 
 
-def list_batches(tenant_id: str, lines: list[PayLine], tenant_state, sync: Mapping[str, dict], cover: dict) -> dict:
+def list_batches(tenant_id: str, lines: list[PayLine], batches: list, sync: Mapping[str, dict], cover: dict) -> dict:
+    """`batches`: the tenant's Batch objects, oldest first."""
     amounts = pending_amounts(lines)
     rows = []
-    for batch in reversed(tenant_state.batches if tenant_state else ()):
+    for batch in reversed(batches):
         statuses = Counter((sync.get(i) or {}).get("status", "NOT_SYNCED") for i in batch.invoice_ids)
         rows.append({"batch_id": batch.batch_id, "created_at": batch.created_at.isoformat(),
                      "period_start": batch.period_start.isoformat(), "period_end": batch.period_end.isoformat(),
@@ -45,10 +46,6 @@ def list_batches(tenant_id: str, lines: list[PayLine], tenant_state, sync: Mappi
             "pending": {"timesheets": str(amounts[LineCategory.TIMESHEETS]),
                         "products_services": str(amounts[LineCategory.PRODUCTS_SERVICES]), "pay_lines": len(lines)},
             "batches": rows, "coverage": cover}
-
-
-def find_batch(tenant_state, batch_id: str):
-    return next((b for b in (tenant_state.batches if tenant_state else ()) if b.batch_id == batch_id), None)
 
 
 def batch_invoices(tenant_id: str, batch, records: Mapping[str, object], sync: Mapping[str, dict]) -> dict:
