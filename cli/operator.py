@@ -110,6 +110,19 @@ def close_window(tenant, window_id, as_of, timeout) -> None:
          command_id=f"close:{tenant}:{window_id}")
 
 
+@cli.command()
+@click.option("--tenant", required=True)
+@click.option("--invoice", "invoice_id", required=True, help="A New invoice to add line items to.")
+@click.option("--account", default=None, help="The invoice's Billto account: only its lines are collected.")
+@click.option("--pay-line", "pay_line_ids", multiple=True, help="Only these pay lines (repeatable).")
+@click.option("--as-of", default=None, help="Business date (YYYY-MM-DD); default today.")
+@timeout_option
+def consolidate(tenant, invoice_id, account, pay_line_ids, as_of, timeout) -> None:
+    """Consolidate: add the account's pending line items to an existing invoice still in New."""
+    _run(tenant, "CONSOLIDATE", timeout, invoice_id=invoice_id, account_id=account,
+         pay_line_ids=list(pay_line_ids) or None, as_of=_date(as_of))
+
+
 def _tenant_of(pay_line_id: str) -> str:
     return pay_line_id.split(":", 1)[0]
 
