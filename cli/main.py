@@ -15,6 +15,7 @@ COMMAND_MODULES: list[str] = [
     "cli.documents",
     "cli.operator",
     "cli.lag",
+    "cli.connectors",
 ]
 
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from ops import metrics
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from connectors.base import ConnectorError, NeedsReauthorization, PermanentError, TokenProvider
@@ -196,6 +198,7 @@ class XeroHttp:
                 continue
             if status == 429:
                 waits += 1
+                metrics.record_429("xero")
                 self._on_rate_limited(response, waits)
                 continue
             return self._decode(method, path, response)

@@ -173,6 +173,13 @@ class XeroTestServer:
             for grant in self._grants.values():
                 grant["revoked"] = True
 
+    def revoke_grants_of(self, xero_tenant_id: str) -> None:
+        """One organisation disconnected the app: only its grants fail with invalid_grant."""
+        with self._lock:
+            for grant in self._grants.values():
+                if xero_tenant_id in grant["tenants"]:
+                    grant["revoked"] = True
+
     def expire_access_tokens(self) -> None:
         with self._lock:
             self._access = {t: (g, 0.0) for t, (g, _) in self._access.items()}

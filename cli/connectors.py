@@ -1,0 +1,61 @@
+"""`backoffice connector NAME` (the AR/GL sync worker) and `backoffice resync`."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import click
+
+from cli.common import require_bootstrap, settings_or_exit
+from cli.main import cli
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--attempts", type=int, default=5, show_default=True, help="Retry budget per document batch.")
+@click.option("--backoff", type=float, default=1.0, show_default=True, help="First retry wait (seconds).")
+def connector(name, attempts, backoff) -> None:
+    """Sync billing.invoices into the AR/GL system NAME for every tenant configured for it."""
+    from connectors.registry import ConfigError, Registry, load_connections
+    from connectors.runner import ConnectorRunner
+    from documents.store import LocalDocumentStore
+    from ops.logs import configure_logging
+    from ops.metrics import start_metrics_server
+
+    bootstrap = require_bootstrap(settings_or_exit())
+    configure_logging(os.environ.get("BACKOFFICE_LOG_FORMAT", "json"))
+    try:
+        registry = Registry(name, load_connections())
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if os.environ.get("BACKOFFICE_METRICS_PORT"):
+        start_metrics_server(int(os.environ["BACKOFFICE_METRICS_PORT"]), bootstrap)
+    store_dir = os.environ.get("BACKOFFICE_DOCUMENT_STORE")
+    runner = ConnectorRunner(name, bootstrap, registry, attempts=attempts, backoff_initial=backoff,
+                             document_store=LocalDocumentStore(store_dir) if store_dir else None)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await runner.run(stop)
+
+    asyncio.run(main())
+
+
+@cli.command()
+@click.option("--tenant", required=True)
+@click.option("--invoice", "invoice_id", default=None)
+@click.option("--batch", "batch_id", default=None)
+def resync(tenant, invoice_id, batch_id) -> None:
+    """Send an invoice (or every document of a batch) to the AR/GL system again, still exactly once."""
+    from cli.operator import command_record, publish_many_and_wait
+
+    if (invoice_id is None) == (batch_id is None):
+        raise click.UsageError("give exactly one of --invoice and --batch")
+    bootstrap = require_bootstrap(settings_or_exit())
+    record = command_record(tenant, "RESYNC", invoice_id=invoice_id, batch_id=batch_id)
+    publish_many_and_wait(bootstrap, [record], 0)
+    click.echo(f"RESYNC published ({record['command_id']}); the connectors report on billing.sync")

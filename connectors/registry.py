@@ -1,0 +1,106 @@
+"""Which AR/GL connection each tenant has, from BACKOFFICE_CONNECTORS_CONFIG (YAML or JSON):
+
+    tenants:
+      acme:
+        system: xero
+        base_url: https://api.xero.com
+        xero_tenant_id: 1c2f...
+        token_url: https://identity.xero.com/connect/token
+        client_id: ABC
+        client_secret_env: XERO_CLIENT_SECRET     # the secret itself stays in the environment
+
+Connector classes register by system name; tokens come from the encrypted token store
+(BACKOFFICE_TOKEN_DIR, key BACKOFFICE_TOKEN_KEY), one connection per (system, tenant).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from connectors.base import Connector
+from connectors.oauth import OAuthTokenProvider
+from connectors.tokens import FernetFileStore, TokenStore
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Connection:
+    tenant_id: str
+    system: str
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.system}-{self.tenant_id}"
+
+
+Factory = Callable[[Connection, OAuthTokenProvider], Connector]
+FACTORIES: dict[str, Factory] = {}
+
+
+def register(system: str, factory: Factory) -> None:
+    FACTORIES[system] = factory
+
+
+def _xero(conn: Connection, tokens: OAuthTokenProvider) -> Connector:
+    from connectors.xero import XeroConnector, XeroLimits
+
+    limits = XeroLimits(**conn.settings.get("limits", {}))
+    return XeroConnector(conn.settings["base_url"], conn.settings["xero_tenant_id"], conn.tenant_id, tokens, limits)
+
+
+register("xero", _xero)
+
+
+def load_connections(path: str | Path | None = None) -> dict[str, Connection]:
+    path = path or os.environ.get("BACKOFFICE_CONNECTORS_CONFIG")
+    if not path:
+        raise ConfigError("BACKOFFICE_CONNECTORS_CONFIG is not set (a YAML file mapping tenants to connections)")
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    out = {}
+    for tenant, settings in (data.get("tenants") or {}).items():
+        if "system" not in settings:
+            raise ConfigError(f"tenant {tenant}: 'system' is missing")
+        out[str(tenant)] = Connection(str(tenant), settings["system"], dict(settings))
+    return out
+
+
+class Registry:
+    """Lazily builds one connector (with its token provider) per tenant of one system."""
+
+    def __init__(self, system: str, connections: dict[str, Connection], store: TokenStore | None = None) -> None:
+        if system not in FACTORIES:
+            raise ConfigError(f"no connector registered for {system!r}; known: {', '.join(sorted(FACTORIES))}")
+        self.system = system
+        self.connections = {t: c for t, c in connections.items() if c.system == system}
+        self._store = store
+        self._built: dict[str, Connector] = {}
+
+    @property
+    def store(self) -> TokenStore:
+        if self._store is None:
+            self._store = FernetFileStore(os.environ.get("BACKOFFICE_TOKEN_DIR", "var/tokens"))
+        return self._store
+
+    def serves(self, tenant_id: str) -> bool:
+        return tenant_id in self.connections
+
+    def connector(self, tenant_id: str) -> Connector:
+        if tenant_id not in self._built:
+            conn = self.connections[tenant_id]
+            s = conn.settings
+            secret = os.environ.get(s.get("client_secret_env", ""), s.get("client_secret", ""))
+            tokens = OAuthTokenProvider(self.store, conn.key, s["token_url"], s.get("client_id", ""), secret)
+            self._built[tenant_id] = FACTORIES[self.system](conn, tokens)
+        return self._built[tenant_id]
+
+    async def aclose(self) -> None:
+        for c in self._built.values():
+            await c.aclose()

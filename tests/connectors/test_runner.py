@@ -1,0 +1,106 @@
+"""The connector worker as a real process: billing.invoices in, Xero (loopback test server)
+and billing.sync out. Exactly once across a kill -9; a revoked tenant pauses alone."""
+import dataclasses
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import yaml
+from cryptography.fernet import Fernet
+
+from connectors.oauth import seed
+from connectors.runner import OffsetTracker, Job
+from connectors.tokens import FernetFileStore
+from infra.admin import create_topics
+from infra.readback import read_to_end
+from schemas.codec import decode, encode
+from schemas.mapping import invoice_to_record
+from schemas.topics import BILLING_INVOICES, BILLING_SYNC
+from tests.connectors import xero_workload as workload
+from tests.connectors.xero_server import Limits, XeroTestServer
+from tests.workers.harness import ROOT, produce, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def _events(tenant, invoices, event_type="RECORDED"):
+    at = dt.datetime(2026, 11, 20, tzinfo=dt.timezone.utc)
+    return [(BILLING_INVOICES, inv.invoice_id.encode(), encode("InvoiceEvent", invoice_to_record(
+        dataclasses.replace(inv, tenant_id=tenant), event_id=f"{inv.invoice_id}:{event_type}", event_type=event_type,
+        occurred_at=at))) for inv in invoices]
+
+
+def _sync(bootstrap, tenants):
+    out = {}
+    for m in read_to_end(bootstrap, BILLING_SYNC):
+        rec = decode(m.value()).record
+        if rec["tenant_id"] in tenants:
+            out.setdefault(rec["tenant_id"], []).append(rec)
+    return out
+
+
+def _start(env, log):
+    return subprocess.Popen([sys.executable, "-m", "cli.main", "connector", "xero", "--backoff", "0.05"], cwd=ROOT,
+                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def test_each_document_lands_once_across_a_kill9_and_a_revoked_tenant_pauses_alone(kafka_bootstrap, tmp_path,
+                                                                                   unique_name):
+    create_topics(kafka_bootstrap)
+    good, revoked = f"{unique_name}-a", f"{unique_name}-b"
+    with XeroTestServer(limits=Limits(minute=100_000, day=1_000_000, concurrent=10)) as server:
+        key = Fernet.generate_key().decode()
+        store = FernetFileStore(tmp_path / "tokens", key)
+        seed(store, f"xero-{good}", server.issue_grant("org-a"))
+        seed(store, f"xero-{revoked}", server.issue_grant("org-b"))
+        server.revoke_grants_of("org-b")
+        config = {"tenants": {t: {"system": "xero", "base_url": server.base_url, "xero_tenant_id": org,
+                                  "token_url": server.token_url, "client_id": "test-client",
+                                  "client_secret_env": "XERO_SECRET"} for t, org in ((good, "org-a"),
+                                                                                      (revoked, "org-b"))}}
+        (tmp_path / "connectors.yaml").write_text(yaml.safe_dump(config))
+        env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "PYTHONPATH": str(ROOT),
+               "BACKOFFICE_CONNECTORS_CONFIG": str(tmp_path / "connectors.yaml"), "XERO_SECRET": "test-secret",
+               "BACKOFFICE_TOKEN_DIR": str(tmp_path / "tokens"), "BACKOFFICE_TOKEN_KEY": key}
+        docs = workload.invoices(120, prefix=f"{unique_name}-")
+        produce(kafka_bootstrap, _events(good, docs) + _events(revoked, docs[:5], "RECORDED"))
+        log = open(tmp_path / "connector.log", "ab")
+        proc = _start(env, log)
+        try:
+            wait_until(lambda: len(server.book("org-a").documents["Invoices"]) >= 20, 120,
+                       message=f"first documents; log:\n{(tmp_path / 'connector.log').read_text()[-2000:]}")
+            os.killpg(proc.pid, signal.SIGKILL)                # between the vendor's commit and ours
+            proc.wait(10)
+            produce(kafka_bootstrap, _events(good, docs[:10], "SENT"))      # later status changes: no re-booking
+            proc = _start(env, log)
+            results = wait_until(lambda: (s := _sync(kafka_bootstrap, {good, revoked})) and
+                                 len({r["invoice_id"] for r in s.get(good, []) if r["status"] == "SYNCED"}) == 120
+                                 and s, 180, message=f"all synced; log:\n{(tmp_path / 'connector.log').read_text()[-2000:]}")
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(30)
+        book = server.book("org-a")
+        numbers = [d["InvoiceNumber"] for d in book.documents["Invoices"].values()]
+        assert sorted(numbers) == sorted(d.number for d in docs)          # every document, exactly once
+        assert {r["status"] for r in results[revoked]} == {"NEEDS_REAUTH"}
+        assert server.book("org-b").documents["Invoices"] == {}
+        assert store.load(f"xero-{revoked}").needs_reauth
+        assert "test-secret" not in (tmp_path / "connector.log").read_text()
+
+
+def test_offsets_commit_below_the_lowest_unfinished_document():
+    tracker = OffsetTracker()
+    jobs = [Job(BILLING_INVOICES, 0, o, None, b"", "book") for o in range(5)]
+    for job in jobs:
+        tracker.add(job)
+    tracker.done(jobs[0])
+    tracker.done(jobs[2])
+    assert [(tp.partition, tp.offset) for tp in tracker.to_commit()] == [(0, 1)]
+    tracker.mark_committed(tracker.to_commit())
+    for job in jobs[1:]:
+        tracker.done(job)
+    assert [(tp.partition, tp.offset) for tp in tracker.to_commit()] == [(0, 5)]
