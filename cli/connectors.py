@@ -59,3 +59,45 @@ def resync(tenant, invoice_id, batch_id) -> None:
     record = command_record(tenant, "RESYNC", invoice_id=invoice_id, batch_id=batch_id)
     publish_many_and_wait(bootstrap, [record], 0)
     click.echo(f"RESYNC published ({record['command_id']}); the connectors report on billing.sync")
+
+
+@cli.command("export")
+@click.argument("batch_id")
+@click.option("--format", "fmt", type=click.Choice(["iif", "xero-csv", "qbo-csv", "csv"]), required=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True)
+@click.option("--tenant", default=None, help="Only this tenant's documents (batch ids are per tenant already).")
+def export_batch(batch_id, fmt, out_dir, tenant) -> None:
+    """Write BATCH's invoices and credit memos in an offline AR/GL import format, with the PDFs, as one zip."""
+    from pathlib import Path
+
+    from connectors.export.bundle import build_zip
+    from documents.store import LocalDocumentStore
+    from infra.readback import read_to_end
+    from schemas.codec import decode
+    from schemas.mapping import invoice_from_record
+    from schemas.topics import BILLING_INVOICES
+
+    bootstrap = require_bootstrap(settings_or_exit())
+    latest: dict[str, dict] = {}
+    for msg in read_to_end(bootstrap, BILLING_INVOICES, timeout=300):
+        rec = decode(msg.value()).record
+        if rec["batch_id"] == batch_id and (tenant is None or rec["tenant_id"] == tenant):
+            if rec["invoice_id"] not in latest or rec["version"] >= latest[rec["invoice_id"]]["version"]:
+                latest[rec["invoice_id"]] = rec
+    if not latest:
+        raise click.ClickException(f"no documents of batch {batch_id} on {BILLING_INVOICES}")
+    docs = [invoice_from_record(r) for r in latest.values() if r["status"] != "VOID"]
+    store_dir = os.environ.get("BACKOFFICE_DOCUMENT_STORE")
+    store = LocalDocumentStore(store_dir) if store_dir else None
+
+    def pdfs(doc):
+        if store is None:
+            return []
+        return [(f"{doc.number or doc.invoice_id}-{i + 1}.pdf", store.get(uri))
+                for i, uri in enumerate(latest[doc.invoice_id]["document_uris"])]
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"{batch_id}-{fmt}.zip"
+    target.write_bytes(build_zip(fmt, batch_id, docs, pdfs))
+    click.echo(f"{len(docs)} document(s) of {batch_id} -> {target}")
