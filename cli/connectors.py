@@ -101,3 +101,55 @@ def export_batch(batch_id, fmt, out_dir, tenant) -> None:
     target = out / f"{batch_id}-{fmt}.zip"
     target.write_bytes(build_zip(fmt, batch_id, docs, pdfs))
     click.echo(f"{len(docs)} document(s) of {batch_id} -> {target}")
+
+
+@cli.command()
+@click.argument("system", type=click.Choice(["xero", "quickbooks"]))
+@click.option("--tenant", required=True)
+@click.option("--code", default=None, help="An authorization code already obtained (skips the local listener).")
+@click.option("--redirect-port", type=int, default=8765, show_default=True, help="Loopback port of the redirect URI.")
+@click.option("--timeout", type=float, default=300, show_default=True, help="Seconds to wait for the browser.")
+def connect(system, tenant, code, redirect_port, timeout) -> None:
+    """Onboard a tenant: OAuth 2.0 authorization code -> tokens in the encrypted token store."""
+    import secrets
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    from urllib.parse import parse_qs, urlparse
+
+    from connectors.oauth import authorize_url, exchange_code
+    from connectors.registry import ConfigError, Registry, load_connections
+
+    try:
+        registry = Registry(system, load_connections())
+        conn = registry.connections[tenant]
+    except (ConfigError, KeyError) as exc:
+        raise click.ClickException(f"tenant {tenant} has no {system} connection configured ({exc})") from None
+    s = conn.settings
+    secret = os.environ.get(s.get("client_secret_env", ""), s.get("client_secret", ""))
+    redirect_uri = s.get("redirect_uri") or f"http://127.0.0.1:{redirect_port}/callback"
+    state = secrets.token_urlsafe(16)
+    if code is None:
+        click.echo("Open this address, sign in and allow access:\n  " + authorize_url(
+            s.get("authorize_url", ""), s.get("client_id", ""), redirect_uri, s.get("scope", ""), state))
+        received: dict = {}
+
+        class Callback(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                query = parse_qs(urlparse(self.path).query)
+                received.update({k: v[0] for k, v in query.items()})
+                ok = received.get("state") == state and "code" in received
+                self.send_response(200 if ok else 400)
+                self.end_headers()
+                self.wfile.write(b"Connected: you can close this window." if ok else b"Unexpected callback.")
+
+            def log_message(self, *args):
+                pass
+
+        server = HTTPServer(("127.0.0.1", redirect_port), Callback)
+        server.timeout = timeout
+        server.handle_request()
+        server.server_close()
+        if received.get("state") != state or "code" not in received:
+            raise click.ClickException(f"no valid callback (error: {received.get('error', 'state mismatch')})")
+        code = received["code"]
+    exchange_code(registry.store, conn.key, s["token_url"], s.get("client_id", ""), secret, code, redirect_uri)
+    click.echo(f"{system} connected for tenant {tenant}; tokens stored encrypted")

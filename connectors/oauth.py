@@ -78,3 +78,23 @@ def _error(response: httpx.Response) -> str | None:
 def seed(store: TokenStore, connection: str, refresh_token: str) -> None:
     """Store a refresh token obtained out of band (onboarding); the first use refreshes it."""
     store.save(connection, Tokens("", refresh_token, 0))
+
+
+def authorize_url(base: str, client_id: str, redirect_uri: str, scope: str, state: str) -> str:
+    from urllib.parse import urlencode
+
+    return f"{base}?{urlencode({'response_type': 'code', 'client_id': client_id, 'redirect_uri': redirect_uri, 'scope': scope, 'state': state})}"
+
+
+def exchange_code(store: TokenStore, connection: str, token_url: str, client_id: str, client_secret: str,
+                  code: str, redirect_uri: str, timeout: float = 15.0) -> Tokens:
+    """Authorization-code grant: the first tokens of a connection, saved before returning."""
+    response = httpx.post(token_url, auth=(client_id, client_secret), timeout=timeout, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri})
+    if response.status_code != 200:
+        raise ConnectorError(f"{connection}: code exchange failed: HTTP {response.status_code} {_error(response)}")
+    body = response.json()
+    tokens = Tokens(body["access_token"], body["refresh_token"], time.time() + float(body.get("expires_in", 1800)))
+    with store.locked(connection):
+        store.save(connection, tokens)
+    return tokens

@@ -86,6 +86,7 @@ class XeroTestServer:
         self._grants: dict[str, dict] = {}            # grant id -> {"tenants": set, "revoked": bool}
         self._refresh: dict[str, str] = {}            # refresh token -> grant id
         self._access: dict[str, tuple[str, float]] = {}  # access token -> (grant id, expires at)
+        self._codes: dict[str, str] = {}              # authorization code -> refresh token of its grant
         self._lock = threading.RLock()
         self._loop = asyncio.new_event_loop()
         self._hang = asyncio.Event()
@@ -167,6 +168,14 @@ class XeroTestServer:
             self._refresh[token] = grant
             return token
 
+    def issue_code(self, *xero_tenant_ids: str) -> str:
+        """The user consented in the browser: a single-use authorization code for these tenants."""
+        refresh = self.issue_grant(*xero_tenant_ids)
+        code = secrets.token_urlsafe(12)
+        with self._lock:
+            self._codes[code] = refresh
+        return code
+
     def revoke_all(self) -> None:
         """Every grant revoked (user disconnected the app): refreshes now fail with invalid_grant."""
         with self._lock:
@@ -194,9 +203,15 @@ class XeroTestServer:
         form = await request.post()
         with self._lock:
             self.token_requests += 1
-            if form.get("grant_type") != "refresh_token":
+            if form.get("grant_type") == "authorization_code":
+                if not form.get("redirect_uri"):
+                    return web.json_response({"error": "invalid_request"}, status=400)
+                refresh_token = self._codes.pop(str(form.get("code")), "")        # codes are single use
+            elif form.get("grant_type") == "refresh_token":
+                refresh_token = str(form.get("refresh_token"))
+            else:
                 return web.json_response({"error": "unsupported_grant_type"}, status=400)
-            grant_id = self._refresh.pop(str(form.get("refresh_token")), None)   # rotation: single use
+            grant_id = self._refresh.pop(refresh_token, None)   # rotation: single use
             grant = self._grants.get(grant_id or "")
             if grant is None or grant["revoked"]:
                 return web.json_response({"error": "invalid_grant"}, status=400)
