@@ -56,7 +56,17 @@ def _xero(conn: Connection, tokens: OAuthTokenProvider) -> Connector:
     return XeroConnector(conn.settings["base_url"], conn.settings["xero_tenant_id"], conn.tenant_id, tokens, limits)
 
 
+def _quickbooks(conn: Connection, tokens: OAuthTokenProvider) -> Connector:
+    from connectors.qbo_http import QboLimits
+    from connectors.quickbooks import QuickBooksConnector
+
+    return QuickBooksConnector(conn.settings["base_url"], conn.settings["realm_id"], conn.tenant_id, tokens,
+                               QboLimits(**conn.settings.get("limits", {})),
+                               income_account=str(conn.settings.get("income_account", "1")))
+
+
 register("xero", _xero)
+register("quickbooks", _quickbooks)
 
 
 def load_connections(path: str | Path | None = None) -> dict[str, Connection]:

@@ -20,11 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-
-from ops import metrics
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from connectors.base import ConnectorError, NeedsReauthorization, PermanentError, TokenProvider
+from ops import metrics
 
 
 @dataclass(frozen=True, slots=True)

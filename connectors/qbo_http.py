@@ -1,0 +1,146 @@
+"""One QuickBooks Online realm's HTTP calls: auth, limits, retries, Faults.
+
+QBO allows 500 requests a minute and 10 in flight per realm; we keep inside both on our
+side (a semaphore and the same sliding window as the Xero client). A `Fault` body is an
+error even under HTTP 200. 401 refreshes the token (at most three times a call) and resends with the same
+`requestid`; 429 (JSON or XML body) waits `Retry-After` or the configured time; 5xx and
+lost reads are retried with jittered exponential backoff; a write whose answer was lost
+raises UnknownOutcome so the caller looks the document up before resending.
+"""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from connectors.base import ConnectorError, PermanentError, TokenProvider
+from connectors.xero_http import SlidingWindow, UnknownOutcome
+from ops import metrics
+
+DUPLICATE_NUMBER, STALE_OBJECT = "6140", "5010"
+
+
+@dataclass(frozen=True, slots=True)
+class QboLimits:
+    calls_per_minute: int = 500
+    concurrency: int = 10
+    minute_seconds: float = 60.0
+    batch_size: int = 10
+    rate_limit_wait: float = 60.0           # when a 429 carries no Retry-After
+    rate_limit_waits: int = 30
+    server_error_attempts: int = 4
+    backoff_initial: float = 0.25
+    backoff_max: float = 4.0
+    request_timeout: float = 30.0
+    minorversion: int = 75
+
+
+class QboFault(PermanentError):
+    def __init__(self, code: str, message: str, body: Any = None) -> None:
+        super().__init__(f"QuickBooks Fault {code}: {message}")
+        self.code, self.body = code, body
+
+
+class _ServerFault(ConnectorError):
+    pass
+
+
+def fault_of(body: Any) -> tuple[str, str] | None:
+    if not isinstance(body, dict):
+        return None
+    fault = body.get("Fault") or body.get("fault")
+    if not fault:
+        return None
+    errors = fault.get("Error") or fault.get("error") or [{}]
+    first = errors[0]
+    return str(first.get("code", "")), str(first.get("Detail") or first.get("Message") or first.get("message") or "")
+
+
+class QboHttp:
+    def __init__(self, base_url: str, realm_id: str, tokens: TokenProvider, limits: QboLimits,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.realm_id, self.limits, self._tokens = realm_id, limits, tokens
+        self._client = httpx.AsyncClient(base_url=f"{base_url.rstrip('/')}/v3/company/{realm_id}",
+                                         timeout=limits.request_timeout, transport=transport,
+                                         limits=httpx.Limits(max_connections=limits.concurrency))
+        self._concurrency = asyncio.Semaphore(limits.concurrency)
+        self._window = SlidingWindow(limits.calls_per_minute, limits.minute_seconds)
+        self.calls = self.rate_limited = 0
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def call(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
+                   files: dict | None = None, requestid: str | None = None) -> Any:
+        params = {**(params or {}), "minorversion": self.limits.minorversion}
+        if requestid is not None:
+            params["requestid"] = requestid
+        retrying = AsyncRetrying(stop=stop_after_attempt(self.limits.server_error_attempts), reraise=True,
+                                 wait=wait_random_exponential(multiplier=self.limits.backoff_initial,
+                                                              max=self.limits.backoff_max),
+                                 retry=retry_if_exception_type(_ServerFault))
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    if attempt.retry_state.attempt_number > 1:
+                        metrics.record_retry("quickbooks")
+                    return await self._authorised(method, path, params, json, files)
+        except _ServerFault as exc:
+            raise ConnectorError(f"QuickBooks {method} {path} kept failing: {exc}") from exc
+
+    async def _authorised(self, method, path, params, json, files) -> Any:
+        token = await self._tokens.access_token()
+        refreshes, waits = 0, 0
+        while True:
+            response = await self._send(method, path, params, json, files, token)
+            if response.status_code == 401 and refreshes < 3:     # expired meanwhile: refresh, same requestid
+                token, refreshes = await self._tokens.refreshed(token), refreshes + 1
+                continue
+            if response.status_code == 429:
+                waits += 1
+                self.rate_limited += 1
+                metrics.record_429("quickbooks")
+                if waits > self.limits.rate_limit_waits:
+                    raise ConnectorError(f"QuickBooks kept answering 429 for realm {self.realm_id}")
+                try:
+                    wait = float(response.headers.get("Retry-After", ""))
+                except ValueError:
+                    wait = self.limits.rate_limit_wait
+                self._window.block_for(wait)
+                continue
+            return self._decode(method, path, response)
+
+    async def _send(self, method, path, params, json, files, token) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        async with self._concurrency:
+            await self._window.acquire()
+            try:
+                self.calls += 1
+                return await self._client.request(method, path, params=params, json=json, files=files,
+                                                  headers=headers)
+            except httpx.TransportError as exc:
+                if method == "GET":
+                    raise _ServerFault(f"{type(exc).__name__}: {exc}") from exc
+                raise UnknownOutcome(f"QuickBooks {method} {path}: {type(exc).__name__} {exc}") from exc
+            finally:
+                self._window.release()
+
+    def _decode(self, method: str, path: str, response: httpx.Response) -> Any:
+        status = response.status_code
+        try:
+            body = response.json() if response.content else None
+        except ValueError:
+            body = response.text
+        if status >= 500:
+            raise _ServerFault(f"HTTP {status}")
+        if status == 401:
+            raise ConnectorError("QuickBooks still answers 401 after refreshing the token")
+        fault = fault_of(body)
+        if fault is not None:                       # under 200 too: a Fault is an error
+            raise QboFault(fault[0], fault[1], body)
+        if status >= 400:
+            raise PermanentError(f"QuickBooks {method} {path}: HTTP {status}: {str(body)[:300]}")
+        return body

@@ -1,0 +1,297 @@
+"""A loopback QuickBooks Online (aiohttp in a thread) for connector tests and the bench:
+test infrastructure only.
+
+Endpoints: POST /oauth2/v1/tokens/bearer (refresh_token grant, rotating refresh tokens,
+invalid_grant once revoked) and under /v3/company/{realm}: GET query (select * from
+Customer|Item|Invoice|CreditMemo where DisplayName|Name|DocNumber = '...'), POST customer,
+item, invoice, creditmemo (also ?operation=void|delete with SyncToken), GET invoice|creditmemo/{id},
+POST batch (<= 30 items; per-item Fault) and POST upload (multipart Attachable).
+
+Behaviours per realm: minorversion required; 401 for expired/unknown tokens (`token_ttl`);
+`concurrent` in flight and `minute` requests per sliding minute (scaled by `time_scale`),
+over it 429 with an XML body and Retry-After; `requestid` replay (the first answer is
+stored and returned again: nothing happens twice); DocNumber unique per entity (400 Fault
+6140); stale SyncToken (400 Fault 5010); injected faults via inject(realm, kind, count, after):
+"5xx", "429", "reset" (commit then drop the connection), "fault200" (HTTP 200 with a Fault),
+"expire_tokens". Every API request is logged in `requests`.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+
+QUERY = re.compile(r"^select \* from (\w+) where (\w+) = '((?:[^'\\]|\\.)*)'$", re.I)
+ENTITIES = {"customer": "Customer", "item": "Item", "invoice": "Invoice", "creditmemo": "CreditMemo"}
+
+
+@dataclass
+class Limits:
+    minute: int = 500
+    concurrent: int = 10
+
+
+@dataclass
+class Fault:
+    kind: str
+    count: int
+    after: int = 0
+    path: str = ""
+
+
+@dataclass
+class Realm:
+    limits: Limits
+    entities: dict[str, dict[str, dict]] = field(default_factory=lambda: {e: {} for e in ENTITIES.values()})
+    attachments: list[dict] = field(default_factory=list)
+    replies: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    minute_calls: deque = field(default_factory=deque)
+    in_flight: int = 0
+    faults: list[Fault] = field(default_factory=list)
+
+
+class QboTestServer:
+    def __init__(self, *, token_ttl: float = 3600.0, time_scale: float = 1.0, limits: Limits | None = None):
+        self.token_ttl, self.time_scale = token_ttl, time_scale
+        self.default_limits = limits or Limits()
+        self.realms: dict[str, Realm] = {}
+        self.requests: list[dict] = []
+        self._refresh: dict[str, bool] = {}              # refresh token -> revoked?
+        self._access: dict[str, float] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.RLock()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="qbo-test-server", daemon=True)
+        self.base_url = ""
+
+    def __enter__(self) -> "QboTestServer":
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    async def _start(self) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/oauth2/v1/tokens/bearer", self._token)
+        app.router.add_route("*", "/v3/company/{realm}/{tail:.*}", self._api)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.base_url = f"http://{host}:{port}"
+
+    @property
+    def token_url(self) -> str:
+        return self.base_url + "/oauth2/v1/tokens/bearer"
+
+    # -- controls ------------------------------------------------------------------------------
+    def realm(self, realm_id: str) -> Realm:
+        with self._lock:
+            return self.realms.setdefault(realm_id, Realm(Limits(**vars(self.default_limits))))
+
+    def issue_refresh_token(self) -> str:
+        token = secrets.token_urlsafe(24)
+        self._refresh[token] = False
+        return token
+
+    def revoke_all(self) -> None:
+        with self._lock:
+            self._refresh = {t: True for t in self._refresh}
+
+    def inject(self, realm_id: str, kind: str, count: int = 1, after: int = 0, path: str = "") -> None:
+        self.realm(realm_id).faults.append(Fault(kind, count, after, path))
+
+    def documents(self, realm_id: str, entity: str = "Invoice") -> list[dict]:
+        return list(self.realm(realm_id).entities[entity].values())
+
+    # -- OAuth ---------------------------------------------------------------------------------
+    async def _token(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        with self._lock:
+            token = str(form.get("refresh_token"))
+            if form.get("grant_type") != "refresh_token" or self._refresh.pop(token, True):
+                return web.json_response({"error": "invalid_grant"}, status=400)
+            access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+            self._access[access] = time.monotonic() + self.token_ttl
+            self._refresh[refresh] = False
+        return web.json_response({"access_token": access, "refresh_token": refresh, "token_type": "bearer",
+                                  "expires_in": self.token_ttl, "x_refresh_token_expires_in": 8726400})
+
+    # -- API -----------------------------------------------------------------------------------
+    def _fault(self, realm: Realm, kind: str, path: str) -> bool:
+        for f in realm.faults:
+            if f.kind == kind and f.count > 0 and f.path in path:
+                if f.after > 0:
+                    f.after -= 1
+                    continue
+                f.count -= 1
+                return True
+        return False
+
+    async def _api(self, request: web.Request) -> web.StreamResponse:
+        realm_id, tail = request.match_info["realm"], request.match_info["tail"]
+        realm = self.realm(realm_id)
+        entry = {"t": time.monotonic(), "realm": realm_id, "method": request.method, "path": tail,
+                 "requestid": request.query.get("requestid"), "status": None}
+        with self._lock:
+            self.requests.append(entry)
+            if self._fault(realm, "expire_tokens", tail):
+                self._access = {t: 0.0 for t in self._access}
+            token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+            if self._access.get(token, 0.0) <= time.monotonic():
+                entry["status"] = 401
+                return web.json_response({"Fault": {"Error": [{"Message": "AuthenticationFailed", "code": "3200"}],
+                                                    "type": "AUTHENTICATION"}}, status=401)
+            now, window = time.monotonic(), 60.0 / self.time_scale
+            while realm.minute_calls and realm.minute_calls[0] <= now - window:
+                realm.minute_calls.popleft()
+            injected = self._fault(realm, "429", tail)
+            if injected or realm.in_flight >= realm.limits.concurrent or len(realm.minute_calls) >= realm.limits.minute:
+                entry["status"] = 429
+                over_minute = not injected and len(realm.minute_calls) >= realm.limits.minute
+                retry = max(realm.minute_calls[0] + window - now, 0.001) if over_minute else 1 / self.time_scale
+                return web.Response(status=429, content_type="application/xml", headers={"Retry-After": f"{retry:.3f}"},
+                                    text='<?xml version="1.0"?><IntuitResponse><Fault type="SERVICE"><Error code="003001">'
+                                         '<Message>ThrottleExceeded</Message></Error></Fault></IntuitResponse>')
+            realm.minute_calls.append(now)
+            realm.in_flight += 1
+        try:
+            response = await self._admitted(request, realm, tail)
+        finally:
+            with self._lock:
+                realm.in_flight -= 1
+        entry["status"] = response.status
+        return response
+
+    async def _admitted(self, request: web.Request, realm: Realm, tail: str) -> web.StreamResponse:
+        if int(request.query.get("minorversion", "0")) < 75:
+            return web.json_response(_fault("2010", "minorversion 75 or later required"), status=400)
+        if self._fault(realm, "5xx", tail):
+            return web.json_response({"error": "Service Unavailable"}, status=503)
+        body = await request.read()
+        key = request.query.get("requestid") if request.method == "POST" else None
+        with self._lock:
+            if request.method == "POST" and self._fault(realm, "fault200", tail):    # refused, nothing applied
+                return web.json_response(_fault("6000", "A business validation error has occurred"), status=200)
+            if key and key in realm.replies:
+                status, data = realm.replies[key]
+            else:
+                status, data = self._handle(realm, request, tail, body)
+                if key and status < 500:
+                    realm.replies[key] = (status, data)
+            drop = request.method == "POST" and self._fault(realm, "reset", tail)
+        if drop:                                   # committed, but the answer never arrives
+            request.transport.close()
+            raise ConnectionResetError("injected reset after commit")
+        return web.json_response(data, status=status)
+
+    def _handle(self, realm: Realm, request: web.Request, tail: str, body: bytes) -> tuple[int, Any]:
+        if request.method == "GET" and tail == "query":
+            match = QUERY.match(request.query.get("query", "").strip())
+            if not match:
+                return 400, _fault("4000", "query not understood")
+            entity, fieldname, raw = match.groups()
+            value = re.sub(r"\\(.)", r"\1", raw)
+            found = [e for e in realm.entities.get(entity, {}).values() if str(e.get(fieldname)) == value]
+            return 200, {"QueryResponse": {entity: found} if found else {}}
+        parts = tail.split("/")
+        entity = ENTITIES.get(parts[0])
+        if request.method == "GET" and entity and len(parts) == 2:
+            doc = realm.entities[entity].get(parts[1])
+            return (200, {entity: doc}) if doc else (400, _fault("610", "Object Not Found"))
+        if request.method != "POST":
+            return 404, _fault("404", "no such endpoint")
+        if tail == "upload":
+            return self._upload(realm, request, body)
+        data = json.loads(body or b"{}")
+        if tail == "batch":
+            items = data.get("BatchItemRequest", [])
+            if len(items) > 30:
+                return 400, _fault("2020", "too many batch items")
+            out = []
+            for item in items:
+                ent = next(k for k in item if k not in ("bId", "operation"))
+                status, result = self._create(realm, ent, item[ent])
+                out.append({"bId": item["bId"], **(result if status != 200 else {ent: result[ent]})})
+            return 200, {"BatchItemResponse": out}
+        if entity is None:
+            return 404, _fault("404", "no such endpoint")
+        operation = request.query.get("operation")
+        if operation in ("void", "delete"):
+            return self._void(realm, entity, data, operation)
+        return self._create(realm, entity, data)
+
+    def _create(self, realm: Realm, entity: str, data: dict) -> tuple[int, Any]:
+        table = realm.entities[entity]
+        if entity in ("Invoice", "CreditMemo"):
+            number = data.get("DocNumber", "")
+            if not number or len(number) > 21:
+                return 400, _fault("2050", "DocNumber missing or longer than 21 characters")
+            if any(d["DocNumber"] == number for d in table.values()):
+                return 400, _fault("6140", f"Duplicate Document Number Error: {number}")
+            if data.get("CustomerRef", {}).get("value") not in realm.entities["Customer"]:
+                return 400, _fault("2500", "Invalid Reference Id: customer")
+            lines = data.get("Line", [])
+            for line in lines:
+                detail = line.get("SalesItemLineDetail", {})
+                expected = (Decimal(str(detail.get("Qty", 0))) * Decimal(str(detail.get("UnitPrice", 0))))
+                if abs(expected - Decimal(str(line["Amount"]))) > Decimal("0.01"):
+                    return 400, _fault("6070", "Amount is not equal to UnitPrice * Qty")
+                if detail.get("ItemRef", {}).get("value") not in realm.entities["Item"]:
+                    return 400, _fault("2500", "Invalid Reference Id: item")
+            subtotal = sum(Decimal(str(line["Amount"])) for line in lines)
+            tax = Decimal(str(data.get("TxnTaxDetail", {}).get("TotalTax", 0)))
+            data = {**data, "TotalAmt": float(subtotal + tax)}
+        elif entity == "Customer" and any(c["DisplayName"] == data.get("DisplayName") for c in table.values()):
+            return 400, _fault("6240", "Duplicate Name Exists Error")
+        doc_id = str(next(self._ids))
+        table[doc_id] = {**data, "Id": doc_id, "SyncToken": "0"}
+        return 200, {entity: table[doc_id]}
+
+    def _void(self, realm: Realm, entity: str, data: dict, operation: str) -> tuple[int, Any]:
+        doc = realm.entities[entity].get(str(data.get("Id")))
+        if doc is None:
+            return 400, _fault("610", "Object Not Found")
+        if str(data.get("SyncToken")) != doc["SyncToken"]:
+            return 400, _fault("5010", "Stale Object Error: You and someone else are editing the same object")
+        doc["SyncToken"] = str(int(doc["SyncToken"]) + 1)
+        doc["PrivateNote"] = "Voided" if operation == "void" else "Deleted"
+        doc["status"] = operation
+        return 200, {entity: doc}
+
+    def _upload(self, realm: Realm, request: web.Request, body: bytes) -> tuple[int, Any]:
+        boundary = request.content_type and request.headers["Content-Type"].split("boundary=")[-1]
+        parts = body.split(b"--" + boundary.encode())
+        meta, content = None, None
+        for part in parts:
+            head, _, payload = part.partition(b"\r\n\r\n")
+            payload = payload.rsplit(b"\r\n", 1)[0]
+            if b'name="file_metadata_0"' in head:
+                meta = json.loads(payload)
+            elif b'name="file_content_0"' in head:
+                content = payload
+        if meta is None or content is None:
+            return 400, _fault("2010", "file_metadata_0 and file_content_0 are required")
+        attachable = {**meta, "Id": str(next(self._ids)), "Size": len(content), "content": content.hex()}
+        realm.attachments.append(attachable)
+        return 200, {"AttachableResponse": [{"Attachable": {k: v for k, v in attachable.items() if k != "content"}}]}
+
+
+def _fault(code: str, message: str) -> dict:
+    return {"Fault": {"Error": [{"Message": message, "Detail": message, "code": code}], "type": "ValidationFault"},
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S")}

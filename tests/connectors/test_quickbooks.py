@@ -1,0 +1,134 @@
+"""QuickBooks Online connector against the loopback QBO server: every document exactly once,
+equal to ours, under timeouts-after-commit, 429 storms, 5xx bursts and token expiry."""
+import asyncio
+from decimal import Decimal
+
+import pytest
+
+from backoffice.model import DocumentKind
+from connectors.base import NeedsReauthorization, SyncStatus
+from connectors.qbo_http import QboLimits
+from connectors.quickbooks import QuickBooksConnector, quote
+from tests.connectors import xero_workload as workload
+from tests.connectors.qbo_server import Limits, QboTestServer
+from tests.connectors.xero_tokens import RefreshTokenProvider
+
+FAST = QboLimits(calls_per_minute=100_000, concurrency=10, backoff_initial=0.01, backoff_max=0.05,
+                 rate_limit_wait=0.05, request_timeout=5)
+
+
+def _docs(count=500, memos=50, prefix=""):
+    invoices = workload.invoices(count, prefix)
+    return [workload.outgoing(i) for i in invoices] + \
+        [workload.outgoing(workload.credit_memo_for(invoices[k], k, prefix)) for k in range(memos)]
+
+
+def _connector(server, realm="r1", limits=FAST):
+    tokens = RefreshTokenProvider(server.token_url, server.issue_refresh_token())
+    return QuickBooksConnector(server.base_url, realm, "tenant-1", tokens, limits)
+
+
+def _assert_books_equal(server, realm, docs):
+    for entity, kind in (("Invoice", DocumentKind.INVOICE), ("CreditMemo", DocumentKind.CREDIT_MEMO)):
+        mine = {d.invoice.number: d.invoice for d in docs if d.invoice.kind is kind}
+        theirs = server.documents(realm, entity)
+        assert sorted(t["DocNumber"] for t in theirs) == sorted(mine)          # each exactly once
+        customers = {c["Id"]: c["DisplayName"] for c in server.documents(realm, "Customer")}
+        for t in theirs:
+            inv = mine[t["DocNumber"]]
+            assert Decimal(str(t["TotalAmt"])).quantize(Decimal("0.01")) == abs(inv.total)
+            assert Decimal(str(t["TxnTaxDetail"]["TotalTax"])).quantize(Decimal("0.01")) == abs(inv.tax)
+            assert customers[t["CustomerRef"]["value"]] == inv.account_name
+            assert [Decimal(str(x["Amount"])).quantize(Decimal("0.01")) for x in t["Line"]] == \
+                [abs(x.amount) for x in inv.lines]
+            assert [x["SalesItemLineDetail"]["TaxCodeRef"]["value"] for x in t["Line"]] == \
+                ["TAX" if x.taxable else "NON" for x in inv.lines]
+    attached = {a["AttachableRef"][0]["EntityRef"]["value"] for a in server.realm(realm).attachments}
+    assert len(attached) == len(docs) == len(server.realm(realm).attachments)
+
+
+async def _sync(server, docs, **kw):
+    connector = _connector(server, **kw)
+    try:
+        return await connector.sync_many(docs)
+    finally:
+        await connector.aclose()
+
+
+def test_500_invoices_and_50_credit_memos_land_once_and_equal_ours():
+    docs = _docs()
+    with QboTestServer(limits=Limits(minute=100_000), time_scale=60) as server:
+        outcomes = asyncio.run(_sync(server, docs))
+        assert all(o.status is SyncStatus.SYNCED for o in outcomes), [o.error for o in outcomes if o.error][:3]
+        _assert_books_equal(server, "r1", docs)
+        again = asyncio.run(_sync(server, docs))                     # a replay books nothing new
+        assert all(o.status is SyncStatus.SYNCED for o in again)
+        _assert_books_equal(server, "r1", docs)
+        batches = [r for r in server.requests if r["path"] == "batch"]
+        assert batches and all(r["requestid"] for r in server.requests if r["method"] == "POST")
+
+
+@pytest.mark.parametrize("fault,count", [("reset", 6), ("429", 25), ("5xx", 3), ("expire_tokens", 3)])
+def test_exactly_once_under_injected_faults(fault, count):
+    docs = _docs(120, 12, prefix=f"{fault[:3]}-")
+    with QboTestServer(limits=Limits(minute=100_000), time_scale=60) as server:
+        server.inject("r1", fault, count=count, after=5)
+        outcomes = asyncio.run(_sync(server, docs))
+        assert all(o.status is SyncStatus.SYNCED for o in outcomes), [o.error for o in outcomes if o.error][:3]
+        _assert_books_equal(server, "r1", docs)
+        statuses = [r["status"] for r in server.requests]
+        if fault == "429":
+            assert statuses.count(429) >= count
+        if fault == "expire_tokens":
+            assert 401 in statuses
+
+
+def test_a_number_too_long_fails_that_document_only():
+    docs = _docs(3, 0)
+    long = workload.outgoing(docs[0].invoice.__class__(**{**{f: getattr(docs[0].invoice, f) for f in
+                                                             docs[0].invoice.__dataclass_fields__},
+                                                          "number": "X" * 22, "invoice_id": "too-long"}))
+    with QboTestServer(limits=Limits(minute=100_000), time_scale=60) as server:
+        outcomes = asyncio.run(_sync(server, [long] + docs))
+    assert [o.status for o in outcomes] == [SyncStatus.FAILED] + [SyncStatus.SYNCED] * 3
+
+
+def test_fault_in_200_duplicates_and_revoked_tokens_are_errors_not_bookings():
+    docs = _docs(10, 0, prefix="e-")
+    with QboTestServer(limits=Limits(minute=100_000), time_scale=60) as server:
+        server.inject("r1", "fault200", count=1, path="batch")
+        outcomes = asyncio.run(_sync(server, docs))
+        failed = [o for o in outcomes if o.status is SyncStatus.FAILED]
+        assert len(failed) == len(docs) and "Fault 6000" in failed[0].error   # Fault under 200 = error
+        assert server.documents("r1") == []
+        # someone else's document already carries our number: never a second one
+        asyncio.run(_sync(server, [workload.outgoing(docs[0].invoice.__class__(**{
+            **{f: getattr(docs[0].invoice, f) for f in docs[0].invoice.__dataclass_fields__},
+            "account_name": "Somebody Else", "invoice_id": "not-ours"}))]))
+        clash = asyncio.run(_sync(server, docs[:1]))
+        assert clash[0].status is SyncStatus.FAILED and "already has" in clash[0].error
+        assert len(server.documents("r1")) == 1
+        server.revoke_all()
+        connector = QuickBooksConnector(server.base_url, "r1", "tenant-1",
+                                        RefreshTokenProvider(server.token_url, "revoked-token"), FAST)
+        with pytest.raises(NeedsReauthorization):
+            asyncio.run(connector.sync_many(docs[1:2]))
+
+
+def test_void_refetches_a_stale_sync_token_and_queries_escape_quotes():
+    docs = _docs(2, 1, prefix="v-")
+    with QboTestServer(limits=Limits(minute=100_000), time_scale=60) as server:
+        outcomes = asyncio.run(_sync(server, docs))
+        invoice = next(o.external for o in outcomes if o.external.kind == "INVOICE")
+        server.documents("r1")[0]["SyncToken"] = "7"                        # edited in QBO meanwhile
+
+        async def void():
+            connector = _connector(server)
+            try:
+                return await connector.void(invoice)
+            finally:
+                await connector.aclose()
+
+        voided = asyncio.run(void())
+        assert voided.voided and server.realm("r1").entities["Invoice"][invoice.external_id]["status"] == "void"
+    assert quote("O'Brien \\ Co") == "'O\\'Brien \\\\ Co'"
