@@ -109,6 +109,10 @@ class QboTestServer:
         self._refresh[token] = False
         return token
 
+    def revoke(self, refresh_token: str) -> None:
+        with self._lock:
+            self._refresh[refresh_token] = True
+
     def revoke_all(self) -> None:
         with self._lock:
             self._refresh = {t: True for t in self._refresh}

@@ -20,6 +20,7 @@ from schemas.codec import decode, encode
 from schemas.mapping import invoice_to_record
 from schemas.topics import BILLING_INVOICES, BILLING_SYNC
 from tests.connectors import xero_workload as workload
+from tests.connectors.qbo_server import Limits as QboLimits, QboTestServer
 from tests.connectors.xero_server import Limits, XeroTestServer
 from tests.workers.harness import ROOT, produce, wait_until
 
@@ -42,25 +43,56 @@ def _sync(bootstrap, tenants):
     return out
 
 
-def _start(env, log):
-    return subprocess.Popen([sys.executable, "-m", "cli.main", "connector", "xero", "--backoff", "0.05"], cwd=ROOT,
+def _start(system, env, log):
+    return subprocess.Popen([sys.executable, "-m", "cli.main", "connector", system, "--backoff", "0.05"], cwd=ROOT,
                             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
+class _Xero:
+    """The Xero test server seen by this test: grants per organisation, books per organisation."""
+
+    def __init__(self):
+        self.server = XeroTestServer(limits=Limits(minute=100_000, day=1_000_000, concurrent=10))
+
+    def connection(self, org, revoked=False):
+        token = self.server.issue_grant(org)
+        if revoked:
+            self.server.revoke_grants_of(org)
+        return token, {"xero_tenant_id": org}
+
+    def numbers(self, org):
+        return [d["InvoiceNumber"] for d in self.server.book(org).documents["Invoices"].values()]
+
+
+class _Qbo:
+    def __init__(self):
+        self.server = QboTestServer(limits=QboLimits(minute=100_000, concurrent=10), time_scale=60)
+
+    def connection(self, org, revoked=False):
+        token = self.server.issue_refresh_token()
+        if revoked:
+            self.server.revoke(token)
+        return token, {"realm_id": org}
+
+    def numbers(self, org):
+        return [d["DocNumber"] for d in self.server.documents(org)]
+
+
+@pytest.mark.parametrize("system", ["xero", "quickbooks"])
 def test_each_document_lands_once_across_a_kill9_and_a_revoked_tenant_pauses_alone(kafka_bootstrap, tmp_path,
-                                                                                   unique_name):
+                                                                                   unique_name, system):
     create_topics(kafka_bootstrap)
     good, revoked = f"{unique_name}-a", f"{unique_name}-b"
-    with XeroTestServer(limits=Limits(minute=100_000, day=1_000_000, concurrent=10)) as server:
+    vendor = _Xero() if system == "xero" else _Qbo()
+    with vendor.server as server:
         key = Fernet.generate_key().decode()
         store = FernetFileStore(tmp_path / "tokens", key)
-        seed(store, f"xero-{good}", server.issue_grant("org-a"))
-        seed(store, f"xero-{revoked}", server.issue_grant("org-b"))
-        server.revoke_grants_of("org-b")
-        config = {"tenants": {t: {"system": "xero", "base_url": server.base_url, "xero_tenant_id": org,
-                                  "token_url": server.token_url, "client_id": "test-client",
-                                  "client_secret_env": "XERO_SECRET"} for t, org in ((good, "org-a"),
-                                                                                      (revoked, "org-b"))}}
+        config = {"tenants": {}}
+        for tenant, org, is_revoked in ((good, "org-a", False), (revoked, "org-b", True)):
+            token, ids = vendor.connection(org, is_revoked)
+            seed(store, f"{system}-{tenant}", token)
+            config["tenants"][tenant] = {"system": system, "base_url": server.base_url, "token_url": server.token_url,
+                                         "client_id": "test-client", "client_secret_env": "XERO_SECRET", **ids}
         (tmp_path / "connectors.yaml").write_text(yaml.safe_dump(config))
         env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "PYTHONPATH": str(ROOT),
                "BACKOFFICE_CONNECTORS_CONFIG": str(tmp_path / "connectors.yaml"), "XERO_SECRET": "test-secret",
@@ -68,14 +100,14 @@ def test_each_document_lands_once_across_a_kill9_and_a_revoked_tenant_pauses_alo
         docs = workload.invoices(120, prefix=f"{unique_name}-")
         produce(kafka_bootstrap, _events(good, docs) + _events(revoked, docs[:5], "RECORDED"))
         log = open(tmp_path / "connector.log", "ab")
-        proc = _start(env, log)
+        proc = _start(system, env, log)
         try:
-            wait_until(lambda: len(server.book("org-a").documents["Invoices"]) >= 20, 120,
+            wait_until(lambda: len(vendor.numbers("org-a")) >= 20, 120,
                        message=f"first documents; log:\n{(tmp_path / 'connector.log').read_text()[-2000:]}")
             os.killpg(proc.pid, signal.SIGKILL)                # between the vendor's commit and ours
             proc.wait(10)
             produce(kafka_bootstrap, _events(good, docs[:10], "SENT"))      # later status changes: no re-booking
-            proc = _start(env, log)
+            proc = _start(system, env, log)
             results = wait_until(lambda: (s := _sync(kafka_bootstrap, {good, revoked})) and
                                  len({r["invoice_id"] for r in s.get(good, []) if r["status"] == "SYNCED"}) == 120
                                  and s, 180, message=f"all synced; log:\n{(tmp_path / 'connector.log').read_text()[-2000:]}")
@@ -83,12 +115,10 @@ def test_each_document_lands_once_across_a_kill9_and_a_revoked_tenant_pauses_alo
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(30)
-        book = server.book("org-a")
-        numbers = [d["InvoiceNumber"] for d in book.documents["Invoices"].values()]
-        assert sorted(numbers) == sorted(d.number for d in docs)          # every document, exactly once
+        assert sorted(vendor.numbers("org-a")) == sorted(d.number for d in docs)     # every document, exactly once
         assert {r["status"] for r in results[revoked]} == {"NEEDS_REAUTH"}
-        assert server.book("org-b").documents["Invoices"] == {}
-        assert store.load(f"xero-{revoked}").needs_reauth
+        assert vendor.numbers("org-b") == []
+        assert store.load(f"{system}-{revoked}").needs_reauth
         assert "test-secret" not in (tmp_path / "connector.log").read_text()
 
 
