@@ -79,7 +79,7 @@ def stage_with_worker(run: DemoRun) -> None:
         proc = w.start_worker(run)
         try:
             for stage in (w.stage_worker_ingest, w.stage_close_windows, w.stage_batches, w.stage_record,
-                          w.stage_lag):
+                          w.stage_exports, w.stage_lag):
                 stage(run)
         finally:
             w.stop_worker(proc)

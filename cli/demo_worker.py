@@ -63,7 +63,7 @@ class SmtpSink:
 
 
 def start_worker(run) -> subprocess.Popen:
-    for leftover in ("state", "documents", "sent-log"):     # a previous demo's tables, PDFs and sent log
+    for leftover in ("state", "documents", "sent-log", "exports"):     # a previous demo's tables, PDFs and sent log
         shutil.rmtree(run.out_dir / leftover, ignore_errors=True)
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": run.bootstrap, "BACKOFFICE_APP_ID": DEMO_APP,
            "BACKOFFICE_DATA_DIR": str(run.out_dir / "state"), "BACKOFFICE_WEB": "0",
@@ -174,3 +174,32 @@ def stage_lag(run) -> None:
         g.partitions = [p for p in g.partitions if p.topic.startswith(("ats.", "billing."))]
     click.echo("\nconsumer lag (backoffice lag): every partition of every topic at zero")
     click.echo(format_table(groups))
+
+
+def stage_exports(run) -> None:
+    """Offline AR/GL exports of every batch: QuickBooks Desktop IIF and Xero CSV, with the PDFs."""
+    from connectors.export.bundle import build_zip
+    from documents.store import LocalDocumentStore
+    from schemas.mapping import invoice_from_record
+
+    latest = _latest_invoices(run.bootstrap)
+    mine = [latest[i] for i in run.facts["invoices"] if latest[i]["status"] != "VOID"]
+    store = LocalDocumentStore(run.out_dir / "documents")
+    out = run.out_dir / "exports"
+    out.mkdir(parents=True, exist_ok=True)
+    batches: dict[str, list[dict]] = defaultdict(list)
+    for rec in mine:
+        batches[rec["batch_id"]].append(rec)
+
+    def pdfs(doc):
+        return [(f"{doc.number}-{i + 1}.pdf", store.get(uri))
+                for i, uri in enumerate(latest[doc.invoice_id]["document_uris"])]
+
+    written = 0
+    for batch_id, recs in sorted(batches.items()):
+        docs = [invoice_from_record(r) for r in recs]
+        for fmt in ("iif", "xero-csv"):
+            (out / f"{batch_id}-{fmt}.zip").write_bytes(build_zip(fmt, batch_id, docs, pdfs))
+            written += 1
+    click.echo(f"\nexports: {written} zip files (QuickBooks IIF and Xero CSV per batch, PDFs included) "
+               f"in {out.resolve()}")

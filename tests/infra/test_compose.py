@@ -48,3 +48,11 @@ def test_prometheus_scrapes_every_service_exposing_metrics():
         if port:
             assert f"{name}:{port}" in targets, name
     assert any(job["job_name"] == "backoffice-worker" for job in PROMETHEUS["scrape_configs"])
+    assert {"connector-quickbooks", "connector-xero"} <= set(SERVICES)
+
+
+def test_the_connectors_config_names_registered_systems():
+    from connectors.registry import FACTORIES, load_connections
+
+    connections = load_connections(ROOT / "deploy" / "connectors.yaml")
+    assert connections and {c.system for c in connections.values()} <= set(FACTORIES)

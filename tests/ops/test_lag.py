@@ -37,6 +37,7 @@ def test_lag_zero_when_drained_grows_when_stopped_and_verdicts_recover(kafka_boo
     produce(kafka_bootstrap, [(topic, b"k", b"w%d" % i) for i in range(7)])   # ...while events keep coming
     states = [monitor.sample()[0] for _ in range(3)]
     assert all(s.total_lag == 7 for s in states)
+    assert states[0].status is GroupStatus.WARN                       # not enough evidence yet: a warning
     assert states[-1].status is GroupStatus.ERR and "STOP" in states[-1].partition_status.values()
     assert "STOP" in format_table([states[-1]]) and "LOG-END-OFFSET" in format_table([states[-1]])
     consumer = Consumer(consumer_config(kafka_bootstrap, group, **{"enable.auto.commit": False}))
