@@ -17,7 +17,6 @@ stored and returned again: nothing happens twice); DocNumber unique per entity (
 """
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import re
@@ -30,6 +29,8 @@ from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
+
+from tests.connectors.loopback import LoopbackServer
 
 QUERY = re.compile(r"^select \* from (\w+) where (\w+) = '((?:[^'\\]|\\.)*)'$", re.I)
 ENTITIES = {"customer": "Customer", "item": "Item", "invoice": "Invoice", "creditmemo": "CreditMemo"}
@@ -60,7 +61,9 @@ class Realm:
     faults: list[Fault] = field(default_factory=list)
 
 
-class QboTestServer:
+class QboTestServer(LoopbackServer):
+    name = "qbo-test-server"
+
     def __init__(self, *, token_ttl: float = 3600.0, time_scale: float = 1.0, limits: Limits | None = None):
         self.token_ttl, self.time_scale = token_ttl, time_scale
         self.default_limits = limits or Limits()
@@ -70,30 +73,11 @@ class QboTestServer:
         self._access: dict[str, float] = {}
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="qbo-test-server", daemon=True)
-        self.base_url = ""
+        super().__init__()
 
-    def __enter__(self) -> "QboTestServer":
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    async def _start(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/oauth2/v1/tokens/bearer", self._token)
         app.router.add_route("*", "/v3/company/{realm}/{tail:.*}", self._api)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
 
     @property
     def token_url(self) -> str:

@@ -37,6 +37,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.connectors.loopback import LoopbackServer
 from tests.connectors.xero_ledger import KINDS, Book, Invalid
 
 API = "/api.xro/2.0/"
@@ -74,7 +75,9 @@ def _dumps(body: Any) -> bytes:
     return json.dumps(body, default=lambda v: float(v) if isinstance(v, Decimal) else str(v)).encode()
 
 
-class XeroTestServer:
+class XeroTestServer(LoopbackServer):
+    name = "xero-test-server"
+
     def __init__(self, *, token_ttl: float = 1800.0, time_scale: float = 1.0, limits: Limits | None = None,
                  stall_seconds: float = 2.0, utcnow=None):
         self.token_ttl, self.time_scale, self.stall_seconds = token_ttl, time_scale, stall_seconds
@@ -88,42 +91,15 @@ class XeroTestServer:
         self._access: dict[str, tuple[str, float]] = {}  # access token -> (grant id, expires at)
         self._codes: dict[str, str] = {}              # authorization code -> refresh token of its grant
         self._lock = threading.RLock()
-        self._loop = asyncio.new_event_loop()
+        super().__init__()
         self._hang = asyncio.Event()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="xero-test-server", daemon=True)
-        self.base_url = ""
 
-    # -- lifecycle -----------------------------------------------------------------------
-
-    def __enter__(self) -> XeroTestServer:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release_hangs()
-        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-
-    async def _shutdown(self) -> None:
-        await self._runner.cleanup()
-        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in others:
-            task.cancel()
-        await asyncio.gather(*others, return_exceptions=True)
-
-    async def _start(self) -> None:
-        app = web.Application(client_max_size=32 * 1024 * 1024)
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/connect/token", self._token)
         app.router.add_route("*", API + "{tail:.*}", self._api)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
+
+    def before_stop(self) -> None:
+        self.release_hangs()
 
     @property
     def token_url(self) -> str:
