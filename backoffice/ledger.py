@@ -33,8 +33,6 @@ class PlacementLedger:
     lines: dict[str, PayLine] = field(default_factory=dict)
     #: highest applied version per source (timesheet id / fee id / credit request id)
     versions: dict[str, int] = field(default_factory=dict)
-    #: approvals kept so documents can print the timesheet report
-    timesheets: dict[str, TimesheetApproval] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -154,8 +152,7 @@ def apply_timesheet(ledger: PlacementLedger, approval: TimesheetApproval, today:
             status=paylines.status_by_date(approval.week_ending, today), pay_code=code,
             timesheet_id=approval.timesheet_id, timesheet_version=approval.version, taxable=True)
     update = _recompute(ledger, f"{ledger.key}|TS|{approval.timesheet_id}|", wanted, today)
-    new = replace(update.ledger, versions={**ledger.versions, approval.timesheet_id: approval.version},
-                  timesheets={**ledger.timesheets, approval.timesheet_id: approval})
+    new = replace(update.ledger, versions={**ledger.versions, approval.timesheet_id: approval.version})
     return replace(update, ledger=new)
 
 

@@ -1,13 +1,15 @@
 """Ingest throughput: ATS events -> pay lines committed to the ledger table.
 
 Same run, same topics: (1) a raw confluent-kafka consume + Avro decode of every event
-(the ceiling for one process), (2) one worker, (3) two workers (two processes), then
-(4) one profiled worker for where the time goes. A worker's rate is events divided by
+(the ceiling for one process), (2) the Faust ceiling (bench/faust_ceiling.py: a Faust app
+that only decodes each event and writes it to a changelogged table, the per-event work
+any Faust worker must do), (3) one worker, (4) two workers (two processes), then (5) one
+profiled worker for where the time goes. A worker's rate is events divided by
 the span between the first and the last write to its ledger changelog (broker
 timestamps), so start-up and group joins are not counted.
 
 Headline: `ratio` = one worker's events/s over the raw consume+decode rate;
-`speedup` = two workers over one.
+`fraction_of_ceiling` = one worker over the Faust ceiling; `speedup` = two workers over one.
 """
 from __future__ import annotations
 
@@ -40,9 +42,9 @@ RESULTS = ROOT / "bench" / "results"
 ATS = ingest_topics()[:4]
 
 
-def topic_total(bootstrap: str) -> int:
+def topic_total(bootstrap: str, topics: list[str] = ATS) -> int:
     consumer = Consumer(consumer_config(bootstrap, None, **{"group.id": "bench-count"}))
-    parts = [TopicPartition(t, p) for t in ATS for p in consumer.list_topics(t, timeout=10).topics[t].partitions]
+    parts = [TopicPartition(t, p) for t in topics for p in consumer.list_topics(t, timeout=10).topics[t].partitions]
     consumer.close()
     return sum(hi - lo for lo, hi in log_end_offsets(bootstrap, parts).values())
 
@@ -91,15 +93,26 @@ def changelog_span(bootstrap: str, app_id: str) -> float:
 def run_workers(bootstrap: str, app_id: str, count: int, work: Path, total: int, env: dict | None = None) -> float:
     procs = [WorkerProcess(bootstrap, app_id, work / app_id, worker_id=str(i),
                            extra_env={"BACKOFFICE_SCHEDULER_INTERVAL": "3600", **(env or {})}) for i in range(count)]
+    return _drain(bootstrap, app_id, procs, ingest_topics(app_id), total)
+
+
+def run_faust_ceiling(bootstrap: str, app_id: str, work: Path, total: int) -> float:
+    proc = WorkerProcess(bootstrap, app_id, work / app_id,
+                         command=[sys.executable, str(ROOT / "bench" / "faust_ceiling.py"), "worker", "-l", "warn"])
+    return _drain(bootstrap, app_id, [proc], ATS[1:], total)
+
+
+def _drain(bootstrap: str, app_id: str, procs: list[WorkerProcess], topics: list[str], total: int) -> float:
     for p in procs:
         p.start()
     try:
-        wait_until(lambda: group_lag(bootstrap, app_id, ingest_topics(app_id)) == 0, 1800, interval=2.0,
+        wait_until(lambda: group_lag(bootstrap, app_id, topics) == 0, 1800, interval=2.0,
                    message=f"{app_id} to drain")
     finally:
         for p in procs:
             p.stop(60)
-    return total / changelog_span(bootstrap, app_id)
+    ledger_events = total - topic_total(bootstrap, ATS[:1]) if topics == ATS[1:] else total
+    return ledger_events / changelog_span(bootstrap, app_id)
 
 
 def profile_summary(path: Path, top: int = 18) -> list[dict]:
@@ -135,8 +148,11 @@ def main() -> None:
         print(f"raw confluent-kafka consume + decode: {raw:,.0f} events/s")
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
+            ceiling = run_faust_ceiling(bootstrap, f"{tag}-ceiling", work, total)
+            print(f"Faust ceiling (decode + one table write per event): {ceiling:,.0f} events/s "
+                  f"({ceiling / raw:.2f} of raw)")
             one = run_workers(bootstrap, f"{tag}-one", 1, work, total)
-            print(f"one worker: {one:,.0f} events/s ({one / raw:.2f} of raw)")
+            print(f"one worker: {one:,.0f} events/s ({one / raw:.3f} of raw, {one / ceiling:.2f} of the Faust ceiling)")
             two = run_workers(bootstrap, f"{tag}-two", 2, work, total)
             print(f"two workers: {two:,.0f} events/s ({two / one:.2f}x one worker)")
             profile = []
@@ -147,8 +163,10 @@ def main() -> None:
                 print("where one worker's event-loop time goes (tottime, top functions):")
                 for row in profile:
                     print(f"  {row['share']:6.1%}  {row['tottime_s']:8.2f}s  {row['function']}")
-        result = {"events": total, "raw_events_per_s": round(raw), "one_worker_events_per_s": round(one),
-                  "two_workers_events_per_s": round(two), "ratio": round(one / raw, 3),
+        result = {"events": total, "raw_events_per_s": round(raw), "faust_ceiling_events_per_s": round(ceiling),
+                  "one_worker_events_per_s": round(one), "two_workers_events_per_s": round(two),
+                  "ratio": round(one / raw, 3), "fraction_of_ceiling": round(one / ceiling, 3),
+                  "ceiling_over_raw": round(ceiling / raw, 3),
                   "speedup": round(two / one, 3), "publish_events_per_s": round(publish_rate),
                   "cores": os.cpu_count(), "profile": profile}
         RESULTS.mkdir(exist_ok=True)

@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import os
 from collections import Counter
+from dataclasses import replace
 
 from backoffice import ledger as L
 from backoffice.errors import DomainError
@@ -19,7 +20,7 @@ from workers.emit import send_outcome
 from workers.ledger_logic import Parked, collect, expire_parked, ingest, new_record, settle
 from workers.messages import Collect, LineCommand, LinesChunk, Settle, WindowEnd
 from workers.partitioning import partition_for
-from workers.topology import P, fees_topic, ledger_commands, ledgers, placements_topic, timesheets_topic, window_lines
+from workers.topology import P, ledger_commands, ledger_inputs_topic, ledgers, window_lines
 
 log = logging.getLogger(__name__)
 dead_letters = DeadLetters(app)
@@ -45,27 +46,18 @@ async def _ingest(stream) -> None:
         record = ledgers.get(key) or new_record(key.decode())
         parked = Parked(message.topic, message.partition, message.offset, message.key, message.value, clock.now())
         outcome = ingest(record, parked, clock.today())
-        for item, error in outcome.dead:
-            await _dead_letter_parked(item, error, tenant_id)
+        # Store before any await: another agent (settle, commands) may touch this ledger meanwhile.
         if outcome.changed:
             ledgers[key] = outcome.record
+        for item, error in outcome.dead:
+            await _dead_letter_parked(item, error, tenant_id)
 
 
-@app.agent(placements_topic)
-async def ingest_placements(stream):
-    """Placement upserts (newest version wins); replays events that waited for it."""
-    await _ingest(stream)
-
-
-@app.agent(timesheets_topic)
-async def ingest_timesheets(stream):
-    """Approved timesheets -> one pay line per pay code; re-approvals replace or adjust."""
-    await _ingest(stream)
-
-
-@app.agent(fees_topic)
-async def ingest_fees(stream):
-    """Placement fees, products and services -> one pay line each (Scheduled until due)."""
+@app.agent(ledger_inputs_topic)
+async def ingest_ledger_events(stream):
+    """Placement upserts (newest version wins; replays the events that waited for it),
+    approved timesheets (one pay line per pay code; re-approvals replace or adjust) and
+    fees (placement fees, products, services: one pay line each, Scheduled until due)."""
     await _ingest(stream)
 
 
@@ -78,17 +70,17 @@ async def _collect(msg: Collect) -> None:
     request, now = msg.request, clock.now()
     lines, placements, chunks, expired = [], {}, 0, 0
     for key in _local_keys(request.tenant_id, msg.partition):
-        record = ledgers[key]
-        aged = expire_parked(record, now, GRACE)
-        for item, error in aged.dead:
-            await _dead_letter_parked(item, error, request.tenant_id)
-            expired += 1
+        aged = expire_parked(ledgers[key], now, GRACE)
         record, due = collect(aged.record, request)
+        # Store before any await: an ingest or settle may touch this ledger meanwhile.
+        if due or aged.changed:
+            ledgers[key] = record
         if due:
             placements[record.ledger.placement_id] = record.ledger.placement
             lines.extend(due)
-        if due or aged.changed:
-            ledgers[key] = record
+        for item, error in aged.dead:
+            await _dead_letter_parked(item, error, request.tenant_id)
+            expired += 1
         if len(lines) >= CHUNK:
             await window_lines.send(key=request.tenant_id.encode(), value=LinesChunk(
                 request, msg.partition, chunks, tuple(lines), tuple(placements.values())))
@@ -130,7 +122,7 @@ async def _line_command(msg: LineCommand) -> None:
             led = L.release_invoice(led, msg.invoice_id, today).ledger
         else:
             raise DomainError(f"unknown ledger action {msg.action}")
-        ledgers[key] = type(record)(led, record.parked, record.reserved, record.seen_commands | {msg.command_id})
+        ledgers[key] = replace(record, ledger=led, seen_commands=record.seen_commands | {msg.command_id})
         ok, text = True, f"{msg.action.lower()} done for {msg.pay_line_id or msg.placement_key}"
     except DomainError as exc:
         ok, text = False, exc.reason

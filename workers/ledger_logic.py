@@ -2,8 +2,9 @@
 agents stay a loop of decode -> call -> store -> emit.
 
 A LedgerRecord wraps the domain's PlacementLedger with the worker's bookkeeping:
-events parked until their placement arrives (the grace period), and lines reserved
-for a window until the assembler settles them (so no other window can take them).
+events parked until their placement arrives (the grace period), lines reserved for a
+window until the assembler settles them (so no other window can take them), and the
+approved timesheets behind the pay lines, for the timesheet reports.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from backoffice import ledger as L
 from backoffice.errors import DomainError, UnknownPlacement
-from backoffice.model import PayLine, Placement
+from backoffice.model import PayLine, Placement, TimesheetApproval
 from schemas.codec import DecodeError, decode
 from schemas.mapping import InvalidEvent, fee_from_record, placement_from_record, timesheet_from_record
 from schemas.topics import ATS_FEES, ATS_PLACEMENTS, ATS_TIMESHEETS
@@ -39,6 +40,10 @@ class LedgerRecord:
     parked: tuple[Parked, ...] = ()
     reserved: dict[str, str] = field(default_factory=dict)    # pay_line_id -> window key
     seen_commands: frozenset[str] = frozenset()
+    #: timesheet id -> the original Avro bytes of its applied approval version. Bytes, not
+    #: decoded approvals: a record is (un)pickled on every event, and decoded approvals were
+    #: two thirds of that cost; reports decode them when they need them (`approvals`).
+    approvals: dict[str, bytes] = field(default_factory=dict)
 
 
 def new_record(placement_key: str) -> LedgerRecord:
@@ -65,7 +70,10 @@ def apply_raw(record: LedgerRecord, topic: str, value: bytes, *, partition: int,
     if topic == ATS_TIMESHEETS:
         approval = timesheet_from_record(decoded)
         _check_owner(led, approval.tenant_id, approval.placement_id)
-        return replace(record, ledger=L.apply_timesheet(led, approval, today).ledger)
+        update = L.apply_timesheet(led, approval, today)
+        if not update.changed:
+            return record
+        return replace(record, ledger=update.ledger, approvals={**record.approvals, approval.timesheet_id: value})
     if topic == ATS_FEES:
         fee = fee_from_record(decoded)
         _check_owner(led, fee.tenant_id, fee.placement_id)
@@ -139,6 +147,12 @@ def settle(record: LedgerRecord, window_key: str, assignments: dict[str, str], t
 
 def placement_of(record: LedgerRecord) -> Placement | None:
     return record.ledger.placement
+
+
+def approvals(record: LedgerRecord) -> dict[str, TimesheetApproval]:
+    """The applied approvals of this placement's timesheets, decoded (timesheet id -> approval)."""
+    return {ts_id: timesheet_from_record(decode(raw, topic=ATS_TIMESHEETS).record)
+            for ts_id, raw in record.approvals.items()}
 
 
 from backoffice.pickling import speed_up_module  # noqa: E402

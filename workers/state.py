@@ -25,8 +25,12 @@ class PickledTable:
         self.table = table
 
     def get(self, key: bytes, default: Any = None) -> Any:
-        raw = self.table.get(key)
-        return default if raw is None else loads(raw)
+        # The store itself, not Table.get: that one asks the store twice (contains, then get).
+        try:
+            raw = self.table.data[key]
+        except KeyError:
+            return default
+        return loads(raw)
 
     def __getitem__(self, key: bytes) -> Any:
         return loads(self.table[key])

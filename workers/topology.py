@@ -19,9 +19,10 @@ def _internal(name: str, partitions: int):
 
 # External topics: raw bytes, decoded by our codec in the agents.
 accounts_topic = app.topic(ATS_ACCOUNTS, schema=RAW, partitions=4, internal=False)
-placements_topic = app.topic(ATS_PLACEMENTS, schema=RAW, partitions=P, internal=False)
-timesheets_topic = app.topic(ATS_TIMESHEETS, schema=RAW, partitions=P, internal=False)
-fees_topic = app.topic(ATS_FEES, schema=RAW, partitions=P, internal=False)
+# The three co-partitioned ledger inputs as one subscription: one stream sees a partition's
+# placements, timesheets and fees in fetch order, so a backlog seldom has a timesheet
+# overtake its placement (with one agent per topic, about half of them did and were parked).
+ledger_inputs_topic = app.topic(ATS_PLACEMENTS, ATS_TIMESHEETS, ATS_FEES, schema=RAW, partitions=P, internal=False)
 commands_topic = app.topic(BILLING_COMMANDS, schema=RAW, partitions=TENANT_PARTITIONS, internal=False)
 invoices_out = app.topic(BILLING_INVOICES, schema=RAW, internal=False)
 outcomes_out = app.topic(BILLING_OUTCOMES, schema=RAW, internal=False)

@@ -22,7 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 class WorkerProcess:
     def __init__(self, bootstrap: str, app_id: str, data_dir: Path, worker_id: str = "0", web_port: int = 0,
-                 extra_env: dict | None = None) -> None:
+                 extra_env: dict | None = None, command: list[str] | None = None) -> None:
+        self.command = command or [sys.executable, "-m", "cli.main", "worker", "--loglevel",
+                                   os.environ.get("BACKOFFICE_TEST_WORKER_LOGLEVEL", "warn")]
         self.bootstrap, self.app_id, self.data_dir, self.worker_id = bootstrap, app_id, data_dir, worker_id
         self.log_path = data_dir / f"worker-{worker_id}.log"
         self.web_port = web_port
@@ -36,8 +38,7 @@ class WorkerProcess:
                "PYTHONPATH": str(ROOT), **self.extra_env}
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "cli.main", "worker", "--loglevel", os.environ.get("BACKOFFICE_TEST_WORKER_LOGLEVEL", "warn")], cwd=ROOT,
-                                     env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(self.command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         return self
 
     def alive(self) -> bool:
