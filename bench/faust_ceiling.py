@@ -1,22 +1,17 @@
 """The Faust ceiling for bench/ingest.py: the least a Faust worker must do per ATS event.
 
-One agent per ATS topic decodes each message with our codec and writes its bytes to a
-RocksDB table (a changelog record per event, as the ledger agents do), with the same
-app settings and event loop as the real worker, and nothing else: no domain, no
-pickling. bench/ingest.py runs it on the same topics to show how much of the worker's
+One agent over the three ledger topics (as the worker's ingest agent) decodes each
+message with our codec and writes its bytes to a RocksDB table (a changelog record per
+event, as the worker does), with the same app settings as the real worker, and nothing
+else: no domain, no pickling. bench/ingest.py runs it on the same topics to show how much of the worker's
 rate is Faust's own per-event cost.
 """
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from workers.main import _use_event_loop  # noqa: E402
-
-_use_event_loop()
 
 from schemas.codec import decode  # noqa: E402
 from schemas.topics import ATS_FEES, ATS_PLACEMENTS, ATS_TIMESHEETS  # noqa: E402
@@ -34,9 +29,10 @@ async def _decode_and_store(stream) -> None:
         table[message.key] = message.value
 
 
-for name in (ATS_PLACEMENTS, ATS_TIMESHEETS, ATS_FEES):
-    app.agent(app.topic(name, schema=RAW, partitions=8), name=f"ceiling-{name}")(_decode_and_store)
+app.agent(app.topic(ATS_PLACEMENTS, ATS_TIMESHEETS, ATS_FEES, schema=RAW, partitions=8),
+          name="ceiling-ledger-inputs")(_decode_and_store)
 
 if __name__ == "__main__":
-    os.environ.setdefault("BACKOFFICE_WEB", "0")
-    app.main()
+    from workers.main import worker_class
+
+    worker_class()(app, loglevel="warn", quiet=True).execute_from_commandline()

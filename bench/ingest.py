@@ -98,7 +98,7 @@ def run_workers(bootstrap: str, app_id: str, count: int, work: Path, total: int,
 
 def run_faust_ceiling(bootstrap: str, app_id: str, work: Path, total: int) -> float:
     proc = WorkerProcess(bootstrap, app_id, work / app_id,
-                         command=[sys.executable, str(ROOT / "bench" / "faust_ceiling.py"), "worker", "-l", "warn"])
+                         command=[sys.executable, str(ROOT / "bench" / "faust_ceiling.py")])
     return _drain(bootstrap, app_id, [proc], ATS[1:], total)
 
 

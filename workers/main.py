@@ -43,22 +43,8 @@ def _maybe_profile() -> None:
     atexit.register(dump)
 
 
-def _use_event_loop() -> str:
-    """uvloop unless BACKOFFICE_EVENT_LOOP=aio: a Faust worker is bound by event-loop overhead
-    (about three loop iterations per consumed message), which uvloop roughly halves."""
-    import mode.loop
-
-    choice = os.environ.get("BACKOFFICE_EVENT_LOOP", "uvloop")
-    if choice == "uvloop":
-        try:
-            import uvloop  # noqa: F401
-        except ImportError:
-            choice = "aio"
-    mode.loop.use(choice)
-    return choice
-
-
-def run_worker(loglevel: str = "warn") -> None:
+def worker_class():
+    """faust.Worker with our log handling (a function: importing faust is for worker processes only)."""
     import faust
 
     from ops.logs import ContextFilter, RedactingFilter, make_handler
@@ -85,7 +71,10 @@ def run_worker(loglevel: str = "warn") -> None:
                     handler.addFilter(ContextFilter())
                     handler.addFilter(RedactingFilter())
 
-    _use_event_loop()
+    return Worker
+
+
+def run_worker(loglevel: str = "warn") -> None:
     _maybe_profile()
     app = load_agents()
-    Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    worker_class()(app, loglevel=loglevel, quiet=True).execute_from_commandline()
