@@ -85,7 +85,7 @@ def _recompute(ledger: PlacementLedger, source_key: str, wanted: dict[str, PayLi
     removed, added = [], []
     slots: dict[str, list[PayLine]] = {}
     for line in ledger.lines.values():
-        if line.pay_line_id.startswith(source_key):
+        if _in_group(line.pay_line_id, source_key):
             slots.setdefault(_slot_of(line.pay_line_id), []).append(line)
     for slot in sorted(set(slots) | set(wanted)):
         existing = slots.get(slot, [])
@@ -116,6 +116,12 @@ def _recompute(ledger: PlacementLedger, source_key: str, wanted: dict[str, PayLi
         lines[adjustment.pay_line_id] = adjustment
         added.append(adjustment)
     return LedgerUpdate(replace(ledger, lines=lines), tuple(added), tuple(removed))
+
+
+def _in_group(pay_line_id: str, source_key: str) -> bool:
+    """The key itself or key + "|...": fee f1 must not claim fee f10's lines."""
+    prefix = source_key if source_key.endswith("|") else source_key + "|"
+    return pay_line_id == source_key or pay_line_id.startswith(prefix)
 
 
 def _slot_of(pay_line_id: str) -> str:

@@ -144,3 +144,20 @@ def test_unlinked_credit_from_a_placement():
     req = CreditMemoRequest("t1", "c9", "p1", D("50"), "goodwill", TODAY)
     (line,) = L.apply_credit(led, req, TODAY).added
     assert line.amount == D("-50") and line.credited_line_id is None
+
+
+def test_fee_f1_leaves_pending_fee_f10_alone():
+    led = L.apply_fee(ledger_with(), fee("f10", price="200.00"), TODAY).ledger
+    led = L.apply_fee(led, fee("f1", price="100.00"), TODAY).ledger
+    by_fee = {x.fee_id: x.amount for x in led.lines.values()}
+    assert by_fee == {"f1": D("100.00"), "f10": D("200.00")}
+
+
+def test_fee_f1_makes_no_adjustment_against_invoiced_fee_f10():
+    led = L.apply_fee(ledger_with(), fee("f10", price="200.00"), TODAY).ledger
+    led = L.mark_invoiced(led, {k: "inv-1" for k in led.lines}).ledger
+    up = L.apply_fee(led, fee("f1", price="100.00"), TODAY)
+    assert [(x.fee_id, x.source, x.amount) for x in up.added] == [("f1", PayLineSource.FEE, D("100.00"))]
+    assert up.removed == ()
+    assert sorted((x.fee_id, x.status) for x in up.ledger.lines.values()) == [
+        ("f1", PayLineStatus.PENDING), ("f10", PayLineStatus.INVOICED)]
