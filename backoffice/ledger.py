@@ -219,12 +219,26 @@ def apply_credit(ledger: PlacementLedger, request: CreditMemoRequest, today: dt.
         tenant_id=ledger.tenant_id, pay_line_id=f"{ledger.key}|CR|{request.request_id}", placement_id=ledger.placement_id,
         source=PayLineSource.CREDIT, description=description, quantity=Decimal(1), rate=-request.amount,
         amount=-request.amount, effective_date=request.effective_date, work_date=request.effective_date,
-        taxable=placement.placement_type is not PlacementType.PERM,
+        taxable=_credit_taxable(ledger, request, placement),
         status=paylines.status_by_date(request.effective_date, today),
         credited_line_id=request.credited_line_id, credited_invoice_id=request.credited_invoice_id,
         reason=request.reason)
     lines = {**ledger.lines, line.pay_line_id: line}
     return LedgerUpdate(replace(ledger, lines=lines, versions={**ledger.versions, request.request_id: 0}), (line,))
+
+
+def _credit_taxable(ledger: PlacementLedger, request: CreditMemoRequest, placement: Placement) -> bool:
+    """A credit reverses tax exactly when the credited line bore tax.
+
+    Linked: the original line's flag. Unlinked (or the original is not in this ledger):
+    the request's flag, else taxable unless the placement is PERM.
+    """
+    original = ledger.lines.get(request.credited_line_id) if request.credited_line_id else None
+    if original is not None:
+        return original.taxable
+    if request.taxable is not None:
+        return request.taxable
+    return placement.placement_type is not PlacementType.PERM
 
 
 def _edit(ledger: PlacementLedger, pay_line_id: str, fn) -> LedgerUpdate:

@@ -7,7 +7,7 @@ from backoffice import ledger as L
 from backoffice.errors import (
     CreditExceedsOriginal, IllegalPayLineTransition, MissingBillRate, PlacementCancelled, UnknownPlacement,
 )
-from backoffice.model import CreditMemoRequest, PayLineSource, PayLineStatus, PlacementStatus
+from backoffice.model import CreditMemoRequest, FeeKind, PayLineSource, PayLineStatus, PlacementStatus, PlacementType
 from tests.domain.factories import D, WEEK_END, fee, placement, timesheet
 
 TODAY = dt.date(2026, 11, 24)
@@ -161,3 +161,44 @@ def test_fee_f1_makes_no_adjustment_against_invoiced_fee_f10():
     assert up.removed == ()
     assert sorted((x.fee_id, x.status) for x in up.ledger.lines.values()) == [
         ("f1", PayLineStatus.PENDING), ("f10", PayLineStatus.INVOICED)]
+
+
+def _credit_memo_for(led, request):
+    """The credit memo one credit request yields at the factories' 8.25% tax rate."""
+    from backoffice.consolidation import consolidate
+    from tests.domain.factories import hierarchy
+    line, = L.apply_credit(led, request, TODAY).added
+    memo, = consolidate([line], {"p1": led.placement}, hierarchy(), tenant_id="t1", batch_id="b1",
+                        issue_date=TODAY, period_start=TODAY, period_end=TODAY)
+    return line, memo
+
+
+def test_crediting_a_non_taxable_service_line_reverses_no_tax():
+    led = L.apply_fee(ledger_with(), fee("s1", price="500.00", kind=FeeKind.SERVICE, taxable=False), TODAY).ledger
+    (key,) = led.lines
+    led = L.mark_invoiced(led, {key: "inv-1"}).ledger
+    line, memo = _credit_memo_for(led, CreditMemoRequest("t1", "c1", "p1", D("100.00"), "dispute", TODAY, key, "inv-1"))
+    assert line.taxable is False
+    assert memo.tax == D("0.00") and memo.total == D("-100.00")
+
+
+def test_crediting_a_taxable_product_on_a_perm_placement_reverses_its_tax():
+    led = ledger_with(placement(ptype=PlacementType.PERM))
+    led = L.apply_fee(led, fee("pr1", price="100.00", kind=FeeKind.PRODUCT, taxable=True), TODAY).ledger
+    (key,) = led.lines
+    led = L.mark_invoiced(led, {key: "inv-1"}).ledger
+    line, memo = _credit_memo_for(led, CreditMemoRequest("t1", "c1", "p1", D("100.00"), "return", TODAY, key, "inv-1"))
+    assert line.taxable is True
+    assert memo.tax == D("-8.25") and memo.total == D("-108.25")
+
+
+def test_unlinked_credit_taxable_defaults_by_placement_type_unless_given():
+    temp, perm = ledger_with(), ledger_with(placement(ptype=PlacementType.PERM))
+
+    def req(taxable=None):
+        return CreditMemoRequest("t1", "c1", "p1", D("10"), "goodwill", TODAY, taxable=taxable)
+
+    assert [L.apply_credit(temp, req(), TODAY).added[0].taxable,
+            L.apply_credit(perm, req(), TODAY).added[0].taxable,
+            L.apply_credit(temp, req(False), TODAY).added[0].taxable,
+            L.apply_credit(perm, req(True), TODAY).added[0].taxable] == [True, False, False, True]
