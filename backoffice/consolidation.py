@@ -94,6 +94,8 @@ def group_lines(lines: Iterable[PayLine], placements: Mapping[str, Placement], h
 
 def draft(group: Group, *, tenant_id: str, batch_id: str, issue_date: dt.date, period_start: dt.date,
           period_end: dt.date) -> Invoice:
+    """One unnumbered document. The account's default template is an invoice template, so a
+    credit memo gets none and the registry's credit-memo default applies."""
     account = group.resolved.account
     lines = tuple(invoice_line(x) for x in group.lines)
     subtotal, tax, total = invoice_totals(lines, account.tax_rate)
@@ -107,7 +109,7 @@ def draft(group: Group, *, tenant_id: str, batch_id: str, issue_date: dt.date, p
         period_start=period_start, period_end=period_end, net_terms_days=account.net_terms_days,
         invoicing_mode=account.invoicing_mode, bill_to_contact=group.resolved.contact,
         bill_to_address=account.address, purchase_order=group.purchase_order,
-        template=account.default_template)
+        template=account.default_template if group.kind is DocumentKind.INVOICE else None)
 
 
 def consolidate(lines: Iterable[PayLine], placements: Mapping[str, Placement], hierarchy: BilltoHierarchy, *,

@@ -3,7 +3,7 @@ import datetime as dt
 import pytest
 
 from backoffice.billto import BilltoHierarchy, BilltoUnresolved
-from backoffice.consolidation import consolidate, consolidate_into
+from backoffice.consolidation import consolidate, consolidate_into, draft, group_lines
 from backoffice.errors import NotConsolidatable, NumberReused
 from backoffice.model import (
     BatchOption, Contact, DocumentKind, DocumentStatus, EntityType, InvoicingMode, PayLine, PayLineSource,
@@ -118,3 +118,15 @@ def test_manual_consolidate_into_a_new_invoice_of_the_same_account():
     from dataclasses import replace
     with pytest.raises(NotConsolidatable, match="RECORDED"):
         consolidate_into(replace(inv, status=DocumentStatus.RECORDED), [line("p2", 2)], ps, hierarchy())
+
+
+def test_draft_gives_the_account_template_to_invoices_only():
+    from dataclasses import replace
+    h = BilltoHierarchy([replace(n, default_template="acme-invoice") if n.entity_id == "cl" else n
+                         for n in hierarchy().nodes.values()])
+    ps = {"p1": placement("p1")}
+    groups = group_lines([line("p1", 1), line("p1", 2, credit=True)], ps, h)
+    docs = {g.kind: draft(g, tenant_id="t1", batch_id="b1", issue_date=DAY, period_start=DAY, period_end=DAY)
+            for g in groups}
+    assert docs[DocumentKind.INVOICE].template == "acme-invoice"
+    assert docs[DocumentKind.CREDIT_MEMO].template is None      # the registry's credit-memo default applies
