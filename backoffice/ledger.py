@@ -80,6 +80,7 @@ def _recompute(ledger: PlacementLedger, source_key: str, wanted: dict[str, PayLi
     `wanted` maps a line slot (e.g. "…|REG") to the line the newest input asks for.
     For each slot: already-invoiced amounts stay; the difference (if any) becomes a
     new line (a plain line when nothing was invoiced, an adjustment otherwise).
+    A replacement for a Snoozed line stays Snoozed: a new version does not lift a hold.
     """
     lines = dict(ledger.lines)
     removed, added = [], []
@@ -90,11 +91,14 @@ def _recompute(ledger: PlacementLedger, source_key: str, wanted: dict[str, PayLi
     for slot in sorted(set(slots) | set(wanted)):
         existing = slots.get(slot, [])
         invoiced = [x for x in existing if x.status is PayLineStatus.INVOICED]
+        held = any(x.status is PayLineStatus.SNOOZED for x in existing)
         for stale in existing:
             if stale.status is not PayLineStatus.INVOICED:
                 del lines[stale.pay_line_id]
                 removed.append(stale.pay_line_id)
         target = wanted.get(slot)
+        if target is not None and held:
+            target = replace(target, status=PayLineStatus.SNOOZED)      # a replacement keeps the operator's hold
         if not invoiced:
             if target is not None:
                 lines[target.pay_line_id] = target
@@ -112,7 +116,7 @@ def _recompute(ledger: PlacementLedger, source_key: str, wanted: dict[str, PayLi
             if template.source in (PayLineSource.TIMESHEET, PayLineSource.TIMESHEET_ADJUSTMENT) else template.source,
             description=f"Adjustment: {template.description.removeprefix('Adjustment: ')}",
             quantity=new_qty - billed_qty, amount=new_amt - billed_amt, invoice_id=None,
-            status=paylines.status_by_date(template.effective_date, today))
+            status=PayLineStatus.SNOOZED if held else paylines.status_by_date(template.effective_date, today))
         lines[adjustment.pay_line_id] = adjustment
         added.append(adjustment)
     return LedgerUpdate(replace(ledger, lines=lines), tuple(added), tuple(removed))

@@ -202,3 +202,30 @@ def test_unlinked_credit_taxable_defaults_by_placement_type_unless_given():
             L.apply_credit(perm, req(), TODAY).added[0].taxable,
             L.apply_credit(temp, req(False), TODAY).added[0].taxable,
             L.apply_credit(perm, req(True), TODAY).added[0].taxable] == [True, False, False, True]
+
+
+def test_reapproving_a_snoozed_timesheet_keeps_the_hold():
+    led = L.apply_timesheet(ledger_with(), timesheet(reg="40"), TODAY).ledger
+    (key,) = led.lines
+    led = L.snooze(led, key).ledger
+    led = L.apply_timesheet(led, timesheet(reg="38", version=2), TODAY).ledger
+    assert [(k, x.quantity, x.status) for k, x in led.lines.items()] == [(key, D("38"), PayLineStatus.SNOOZED)]
+    assert L.due_lines(led, WEEK_END, TODAY) == []
+    assert L.unsnooze(led, key, TODAY).ledger.lines[key].status is PayLineStatus.PENDING
+
+
+def test_a_snoozed_adjustment_stays_snoozed_when_replaced():
+    led = L.apply_timesheet(ledger_with(), timesheet(reg="40"), TODAY).ledger
+    led = L.mark_invoiced(led, {k: "inv-1" for k in led.lines}).ledger
+    up = L.apply_timesheet(led, timesheet(reg="42", version=2), TODAY)
+    (adj,) = up.added
+    led = L.snooze(up.ledger, adj.pay_line_id).ledger
+    (adj,) = L.apply_timesheet(led, timesheet(reg="45", version=3), TODAY).added
+    assert adj.amount == D("200.00") and adj.status is PayLineStatus.SNOOZED
+
+
+def test_refreshing_a_snoozed_fee_keeps_the_hold():
+    led = L.apply_fee(ledger_with(), fee(price="100.00"), TODAY).ledger
+    (key,) = led.lines
+    led = L.apply_fee(L.snooze(led, key).ledger, fee(price="120.00", version=2), TODAY).ledger
+    assert (led.lines[key].amount, led.lines[key].status) == (D("120.00"), PayLineStatus.SNOOZED)
