@@ -85,10 +85,12 @@ def test_credit_lines_become_a_separate_credit_memo():
 
 def test_totals_tax_rounded_once_on_taxable_lines():
     ps = [placement("p1")]
-    inv, = _consolidate([line("p1", 1, "10.05"), line("p1", 2, "10.05"), line("p1", 3, "99.99", taxable=False)], ps)
-    assert inv.subtotal == D("120.09")
-    assert inv.tax == D("1.66")                      # 20.10 * 0.0825 = 1.65825 -> 1.66 (once, not per line)
-    assert inv.total == inv.subtotal + inv.tax
+    lines = [line("p1", 1, "0.10"), line("p1", 2, "0.10"), line("p1", 3, "0.10"), line("p1", 4, "99.99", taxable=False)]
+    inv, = _consolidate(lines, ps, hierarchy(tax=D("0.05")))
+    assert inv.subtotal == D("100.29")
+    # 0.30 * 5% = 0.015 -> 0.02 once; per line it would be 3 x (0.005 -> 0.01) = 0.03
+    assert inv.tax == D("0.02")
+    assert inv.total == D("100.31")
     assert inv.due_date == DAY + dt.timedelta(days=30)
 
 

@@ -26,9 +26,10 @@ def test_timesheet_yields_one_line_per_pay_code_hours_times_rate():
 
 
 def test_line_amount_rounds_half_up():
-    p = placement(rates=((L.PayCode.REG, D("33.335")),))
-    up = L.apply_timesheet(ledger_with(p), timesheet(reg="1"), TODAY)
-    assert next(iter(up.ledger.lines.values())).amount == D("33.34")
+    p = placement(rates=((L.PayCode.REG, D("10.05")),))
+    up = L.apply_timesheet(ledger_with(p), timesheet(reg="2.5"), TODAY)
+    # 2.5 x 10.05 = 25.125: half-up gives 25.13 where banker's (half-even) rounding would give 25.12
+    assert next(iter(up.ledger.lines.values())).amount == D("25.13")
 
 
 def test_reapproval_before_invoicing_replaces_lines():

@@ -66,10 +66,12 @@ def close_window(ledgers, placements, sequence, period_end, today, key):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(streams, st.lists(placement_options, min_size=4, max_size=4), st.integers(0, 10))
-def test_window_invariants(events, options, week):
-    today = START + dt.timedelta(weeks=week, days=2)
+@given(streams, st.lists(placement_options, min_size=4, max_size=4), st.integers(0, 10), st.integers(-6, 3))
+def test_window_invariants(events, options, week, lag):
+    """`lag` < 0: the run happens before its period ends (on demand), so lines dated after
+    today but inside the period are Scheduled and only their status keeps them off."""
     period_end = START + dt.timedelta(weeks=week)
+    today = period_end + dt.timedelta(days=lag)
     ledgers = apply_all(events, options, today)
     placements = {pid: led.placement for pid, led in ledgers.items()}
     due, res = close_window(ledgers, placements, TenantSequence("t1"), period_end, today, "w1")

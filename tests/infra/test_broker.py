@@ -4,7 +4,7 @@ import time
 import pytest
 from confluent_kafka import Consumer, Producer
 
-from infra.admin import create_topics, partition_counts
+from infra.admin import create_topics, partition_counts, topic_configs
 from infra.broker import EmbeddedBroker
 from infra.kafka import consumer_config, producer_config
 from schemas.topics import TOPICS, TopicSpec
@@ -56,3 +56,6 @@ def test_topic_creation_is_idempotent_with_partitions_and_cleanup_policy(kafka_b
     assert set(second.values()) == {"exists"}
     counts = partition_counts(kafka_bootstrap, [s.name for s in specs])
     assert counts == {s.name: s.partitions for s in specs}
+    policies = {name: cfg.get("cleanup.policy") for name, cfg in topic_configs(kafka_bootstrap, counts).items()}
+    assert policies == {s.name: s.cleanup_policy for s in specs}
+    assert {"compact", "delete"} <= set(policies.values())      # the table has both kinds; both are checked
