@@ -97,3 +97,12 @@ def test_broker_dies_with_a_sigkilled_parent():
         parent.stdout.close()
         if broker_pid is not None and _alive(broker_pid):
             os.kill(broker_pid, signal.SIGKILL)
+
+
+def test_creating_topics_some_of_which_exist_reports_each_without_error(kafka_bootstrap, unique_name):
+    specs = [TopicSpec(f"{unique_name}.t{i}", "k", 1 + i % 2, "delete", "SyncResult", "test") for i in range(4)]
+    assert create_topics(kafka_bootstrap, specs[:2]) == {specs[0].name: "created", specs[1].name: "created"}
+    again = create_topics(kafka_bootstrap, specs)
+    assert again == {specs[0].name: "exists", specs[1].name: "exists", specs[2].name: "created",
+                     specs[3].name: "created"}
+    assert partition_counts(kafka_bootstrap, [s.name for s in specs]) == {s.name: s.partitions for s in specs}
