@@ -164,10 +164,14 @@ def test_fee_f1_makes_no_adjustment_against_invoiced_fee_f10():
         ("f1", PayLineStatus.PENDING), ("f10", PayLineStatus.INVOICED)]
 
 
-def _credit_memo_for(led, request):
-    """The credit memo one credit request yields at the factories' 8.25% tax rate."""
+def _credit_invoiced_fee(led, a_fee, amount):
+    """Invoice the fee's line, credit `amount` of it; the credit line and its memo at the factories' 8.25%."""
     from backoffice.consolidation import consolidate
     from tests.domain.factories import hierarchy
+    led = L.apply_fee(led, a_fee, TODAY).ledger
+    (key,) = led.lines
+    led = L.mark_invoiced(led, {key: "inv-1"}).ledger
+    request = CreditMemoRequest("t1", "c1", "p1", D(amount), "dispute", TODAY, key, "inv-1")
     line, = L.apply_credit(led, request, TODAY).added
     memo, = consolidate([line], {"p1": led.placement}, hierarchy(), tenant_id="t1", batch_id="b1",
                         issue_date=TODAY, period_start=TODAY, period_end=TODAY)
@@ -175,20 +179,15 @@ def _credit_memo_for(led, request):
 
 
 def test_crediting_a_non_taxable_service_line_reverses_no_tax():
-    led = L.apply_fee(ledger_with(), fee("s1", price="500.00", kind=FeeKind.SERVICE, taxable=False), TODAY).ledger
-    (key,) = led.lines
-    led = L.mark_invoiced(led, {key: "inv-1"}).ledger
-    line, memo = _credit_memo_for(led, CreditMemoRequest("t1", "c1", "p1", D("100.00"), "dispute", TODAY, key, "inv-1"))
+    service = fee("s1", price="500.00", kind=FeeKind.SERVICE, taxable=False)
+    line, memo = _credit_invoiced_fee(ledger_with(), service, "100.00")
     assert line.taxable is False
     assert memo.tax == D("0.00") and memo.total == D("-100.00")
 
 
 def test_crediting_a_taxable_product_on_a_perm_placement_reverses_its_tax():
-    led = ledger_with(placement(ptype=PlacementType.PERM))
-    led = L.apply_fee(led, fee("pr1", price="100.00", kind=FeeKind.PRODUCT, taxable=True), TODAY).ledger
-    (key,) = led.lines
-    led = L.mark_invoiced(led, {key: "inv-1"}).ledger
-    line, memo = _credit_memo_for(led, CreditMemoRequest("t1", "c1", "p1", D("100.00"), "return", TODAY, key, "inv-1"))
+    product = fee("pr1", price="100.00", kind=FeeKind.PRODUCT, taxable=True)
+    line, memo = _credit_invoiced_fee(ledger_with(placement(ptype=PlacementType.PERM)), product, "100.00")
     assert line.taxable is True
     assert memo.tax == D("-8.25") and memo.total == D("-108.25")
 
