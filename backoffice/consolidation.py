@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Iterable, Mapping
 
 from backoffice.billto import BilltoHierarchy, ResolvedBillto
-from backoffice.errors import NotConsolidatable
+from backoffice.errors import MixedCurrency, NotConsolidatable
 from backoffice.model import (
     BatchOption, DocumentKind, DocumentStatus, Invoice, InvoiceLine, InvoicingMode, PayLine, Placement,
 )
@@ -34,6 +34,20 @@ def grouping_key(placement: Placement, resolved: ResolvedBillto) -> str:
         contact = resolved.contact
         return f"AP:{(contact.email or contact.name) if contact else '-'}"
     return "ACCOUNT"
+
+
+def line_currency(resolved: ResolvedBillto) -> str:
+    """A line is billed in its Billto account's currency (nodes above or below it don't matter)."""
+    return resolved.account.currency
+
+
+def currency_mismatch(line: PayLine, resolved: ResolvedBillto, invoice: Invoice) -> str | None:
+    """Why `line` cannot join `invoice` (a different currency), or None."""
+    currency = line_currency(resolved)
+    if currency == invoice.currency:
+        return None
+    return (f"pay line {line.pay_line_id} bills {resolved.account.account_name} in {currency}; "
+            f"invoice {invoice.number or invoice.invoice_id} is in {invoice.currency}")
 
 
 def invoice_line(line: PayLine) -> InvoiceLine:
@@ -80,6 +94,8 @@ def group_lines(lines: Iterable[PayLine], placements: Mapping[str, Placement], h
 
 def draft(group: Group, *, tenant_id: str, batch_id: str, issue_date: dt.date, period_start: dt.date,
           period_end: dt.date) -> Invoice:
+    """One unnumbered document. The account's default template is an invoice template, so a
+    credit memo gets none and the registry's credit-memo default applies."""
     account = group.resolved.account
     lines = tuple(invoice_line(x) for x in group.lines)
     subtotal, tax, total = invoice_totals(lines, account.tax_rate)
@@ -88,12 +104,12 @@ def draft(group: Group, *, tenant_id: str, batch_id: str, issue_date: dt.date, p
         tenant_id=tenant_id, invoice_id=stable_id(prefix, tenant_id, batch_id, group.kind.value, account.entity_id,
                                                   group.key),
         batch_id=batch_id, kind=group.kind, account_id=account.entity_id, account_name=account.account_name or "",
-        grouping_key=group.key, currency=account.currency, lines=lines, subtotal=subtotal, tax=tax, total=total,
+        grouping_key=group.key, currency=line_currency(group.resolved), lines=lines, subtotal=subtotal, tax=tax, total=total,
         tax_rate=account.tax_rate, issue_date=issue_date, due_date=issue_date + dt.timedelta(days=account.net_terms_days),
         period_start=period_start, period_end=period_end, net_terms_days=account.net_terms_days,
         invoicing_mode=account.invoicing_mode, bill_to_contact=group.resolved.contact,
         bill_to_address=account.address, purchase_order=group.purchase_order,
-        template=account.default_template)
+        template=account.default_template if group.kind is DocumentKind.INVOICE else None)
 
 
 def consolidate(lines: Iterable[PayLine], placements: Mapping[str, Placement], hierarchy: BilltoHierarchy, *,
@@ -121,6 +137,9 @@ def consolidate_into(existing: Invoice, lines: Iterable[PayLine], placements: Ma
                                     f"not {existing.account_name}")
         if line.is_credit != existing.is_credit_memo:
             raise NotConsolidatable(f"pay line {line.pay_line_id}: credit lines and invoice lines never mix")
+        mismatch = currency_mismatch(line, resolved, existing)
+        if mismatch:
+            raise MixedCurrency(mismatch)
         new_lines.append(invoice_line(line))
     subtotal, tax, total = invoice_totals(new_lines, existing.tax_rate)
     return replace(existing, lines=tuple(new_lines), subtotal=subtotal, tax=tax, total=total,

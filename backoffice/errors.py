@@ -37,10 +37,6 @@ class UnknownPayLine(DomainError):
     code = "UNKNOWN_PAY_LINE"
 
 
-class MixedCurrency(DomainError):
-    code = "MIXED_CURRENCY"
-
-
 class CreditExceedsOriginal(DomainError):
     code = "CREDIT_EXCEEDS_ORIGINAL"
 
@@ -51,3 +47,9 @@ class NumberReused(DomainError):
 
 class NotConsolidatable(DomainError):
     code = "NOT_CONSOLIDATABLE"
+
+
+class MixedCurrency(NotConsolidatable):
+    """Lines of one invoice in two currencies: that invoice cannot be drawn."""
+
+    code = "MIXED_CURRENCY"

@@ -6,7 +6,8 @@ from enum import StrEnum
 from typing import Iterable, Mapping
 
 from backoffice.billto import BilltoHierarchy, BilltoUnresolved
-from backoffice.model import InvoicingMode, PayLine, Placement, PlacementStatus
+from backoffice.consolidation import currency_mismatch
+from backoffice.model import Invoice, InvoicingMode, PayLine, Placement, PlacementStatus
 
 
 class Severity(StrEnum):
@@ -43,7 +44,13 @@ class HealthReport:
 
 
 def health_check(lines: Iterable[PayLine], placements: Mapping[str, Placement],
-                 hierarchy: BilltoHierarchy) -> HealthReport:
+                 hierarchy: BilltoHierarchy, into: Invoice | None = None) -> HealthReport:
+    """Findings for the lines a run would invoice; `into`: the New invoice a Consolidate adds them to.
+
+    A line's currency is its Billto account's. A fresh draft holds one account's lines,
+    so it has one currency by construction; only adding lines to an existing invoice
+    (whose account changed currency since it was drawn) can mix them.
+    """
     findings: list[Finding] = []
     warned: set[tuple[str, str]] = set()
 
@@ -70,11 +77,9 @@ def health_check(lines: Iterable[PayLine], placements: Mapping[str, Placement],
             findings.append(Finding(Severity.ERROR, "NO_BILLTO",
                                     f"pay line {line.pay_line_id}: no Billto ({exc.reason})", line.pay_line_id))
             continue
-        currencies = {hierarchy.nodes[e].currency for e in resolved.path if e in hierarchy.nodes}
-        if len(currencies) > 1:
-            findings.append(Finding(Severity.ERROR, "MIXED_CURRENCY",
-                                    f"pay line {line.pay_line_id}: {resolved.account.account_name} mixes currencies "
-                                    f"{', '.join(sorted(currencies))} on one invoice", line.pay_line_id))
+        mismatch = currency_mismatch(line, resolved, into) if into is not None else None
+        if mismatch:
+            findings.append(Finding(Severity.ERROR, "MIXED_CURRENCY", mismatch, line.pay_line_id))
         account = resolved.account
         if account.invoicing_mode is InvoicingMode.AUTOMATIC and (resolved.contact is None or not resolved.contact.email):
             warn_once("AP_CONTACT_NO_EMAIL", account.entity_id,

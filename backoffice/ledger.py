@@ -78,21 +78,25 @@ def _recompute(ledger: PlacementLedger, source_key: str, wanted: dict[str, PayLi
     `wanted` maps a line slot (e.g. "…|REG") to the line the newest input asks for.
     For each slot: already-invoiced amounts stay; the difference (if any) becomes a
     new line (a plain line when nothing was invoiced, an adjustment otherwise).
+    A replacement for a Snoozed line stays Snoozed: a new version does not lift a hold.
     """
     lines = dict(ledger.lines)
     removed, added = [], []
     slots: dict[str, list[PayLine]] = {}
     for line in ledger.lines.values():
-        if line.pay_line_id.startswith(source_key):
+        if _in_group(line.pay_line_id, source_key):
             slots.setdefault(_slot_of(line.pay_line_id), []).append(line)
     for slot in sorted(set(slots) | set(wanted)):
         existing = slots.get(slot, [])
         invoiced = [x for x in existing if x.status is PayLineStatus.INVOICED]
+        held = any(x.status is PayLineStatus.SNOOZED for x in existing)
         for stale in existing:
             if stale.status is not PayLineStatus.INVOICED:
                 del lines[stale.pay_line_id]
                 removed.append(stale.pay_line_id)
         target = wanted.get(slot)
+        if target is not None and held:
+            target = replace(target, status=PayLineStatus.SNOOZED)      # a replacement keeps the operator's hold
         if not invoiced:
             if target is not None:
                 lines[target.pay_line_id] = target
@@ -110,10 +114,16 @@ def _recompute(ledger: PlacementLedger, source_key: str, wanted: dict[str, PayLi
             if template.source in (PayLineSource.TIMESHEET, PayLineSource.TIMESHEET_ADJUSTMENT) else template.source,
             description=f"Adjustment: {template.description.removeprefix('Adjustment: ')}",
             quantity=new_qty - billed_qty, amount=new_amt - billed_amt, invoice_id=None,
-            status=paylines.status_by_date(template.effective_date, today))
+            status=PayLineStatus.SNOOZED if held else paylines.status_by_date(template.effective_date, today))
         lines[adjustment.pay_line_id] = adjustment
         added.append(adjustment)
     return LedgerUpdate(replace(ledger, lines=lines), tuple(added), tuple(removed))
+
+
+def _in_group(pay_line_id: str, source_key: str) -> bool:
+    """The key itself or key + "|...": fee f1 must not claim fee f10's lines."""
+    prefix = source_key if source_key.endswith("|") else source_key + "|"
+    return pay_line_id == source_key or pay_line_id.startswith(prefix)
 
 
 def _slot_of(pay_line_id: str) -> str:
@@ -210,12 +220,26 @@ def apply_credit(ledger: PlacementLedger, request: CreditMemoRequest, today: dt.
         tenant_id=ledger.tenant_id, pay_line_id=f"{ledger.key}|CR|{request.request_id}", placement_id=ledger.placement_id,
         source=PayLineSource.CREDIT, description=description, quantity=Decimal(1), rate=-request.amount,
         amount=-request.amount, effective_date=request.effective_date, work_date=request.effective_date,
-        taxable=placement.placement_type is not PlacementType.PERM,
+        taxable=_credit_taxable(ledger, request, placement),
         status=paylines.status_by_date(request.effective_date, today),
         credited_line_id=request.credited_line_id, credited_invoice_id=request.credited_invoice_id,
         reason=request.reason)
     lines = {**ledger.lines, line.pay_line_id: line}
     return LedgerUpdate(replace(ledger, lines=lines, versions={**ledger.versions, request.request_id: 0}), (line,))
+
+
+def _credit_taxable(ledger: PlacementLedger, request: CreditMemoRequest, placement: Placement) -> bool:
+    """A credit reverses tax exactly when the credited line bore tax.
+
+    Linked: the original line's flag. Unlinked (or the original is not in this ledger):
+    the request's flag, else taxable unless the placement is PERM.
+    """
+    original = ledger.lines.get(request.credited_line_id) if request.credited_line_id else None
+    if original is not None:
+        return original.taxable
+    if request.taxable is not None:
+        return request.taxable
+    return placement.placement_type is not PlacementType.PERM
 
 
 def _edit(ledger: PlacementLedger, pay_line_id: str, fn) -> LedgerUpdate:

@@ -348,6 +348,8 @@ class CreditMemoRequest:
     credited_line_id: str | None = None
     credited_invoice_id: str | None = None
     description: str = ""
+    #: unlinked credits only (a linked one copies its line's flag); None: taxable unless PERM
+    taxable: bool | None = None
 
 
 from backoffice.pickling import speed_up_module  # noqa: E402

@@ -17,7 +17,10 @@ _set = object.__setattr__
 
 def speed_up(classes: Iterable[type]) -> None:
     for cls in classes:
-        names = tuple(f.name for f in dataclasses.fields(cls))
+        fields = dataclasses.fields(cls)
+        names = tuple(f.name for f in fields)
+        # a pickle made before a field was added (at the end, with a default) lacks it
+        defaults = tuple(f.default for f in fields)
         getter = operator.attrgetter(*names)          # C speed; a tuple when there are several names
         if len(names) == 1:
             def getstate(self, _g=getter):
@@ -26,9 +29,12 @@ def speed_up(classes: Iterable[type]) -> None:
             def getstate(self, _g=getter):
                 return _g(self)
 
-        def setstate(self, state, _names=names):
+        def setstate(self, state, _names=names, _defaults=defaults):
             for name, value in zip(_names, state):
                 _set(self, name, value)
+            for name, default in zip(_names[len(state):], _defaults[len(state):]):
+                if default is not dataclasses.MISSING:
+                    _set(self, name, default)
 
         cls.__getstate__ = getstate
         cls.__setstate__ = setstate

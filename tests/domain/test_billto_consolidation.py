@@ -3,7 +3,7 @@ import datetime as dt
 import pytest
 
 from backoffice.billto import BilltoHierarchy, BilltoUnresolved
-from backoffice.consolidation import consolidate, consolidate_into
+from backoffice.consolidation import consolidate, consolidate_into, draft, group_lines
 from backoffice.errors import NotConsolidatable, NumberReused
 from backoffice.model import (
     BatchOption, Contact, DocumentKind, DocumentStatus, EntityType, InvoicingMode, PayLine, PayLineSource,
@@ -85,10 +85,12 @@ def test_credit_lines_become_a_separate_credit_memo():
 
 def test_totals_tax_rounded_once_on_taxable_lines():
     ps = [placement("p1")]
-    inv, = _consolidate([line("p1", 1, "10.05"), line("p1", 2, "10.05"), line("p1", 3, "99.99", taxable=False)], ps)
-    assert inv.subtotal == D("120.09")
-    assert inv.tax == D("1.66")                      # 20.10 * 0.0825 = 1.65825 -> 1.66 (once, not per line)
-    assert inv.total == inv.subtotal + inv.tax
+    lines = [line("p1", 1, "0.10"), line("p1", 2, "0.10"), line("p1", 3, "0.10"), line("p1", 4, "99.99", taxable=False)]
+    inv, = _consolidate(lines, ps, hierarchy(tax=D("0.05")))
+    assert inv.subtotal == D("100.29")
+    # 0.30 * 5% = 0.015 -> 0.02 once; per line it would be 3 x (0.005 -> 0.01) = 0.03
+    assert inv.tax == D("0.02")
+    assert inv.total == D("100.31")
     assert inv.due_date == DAY + dt.timedelta(days=30)
 
 
@@ -118,3 +120,15 @@ def test_manual_consolidate_into_a_new_invoice_of_the_same_account():
     from dataclasses import replace
     with pytest.raises(NotConsolidatable, match="RECORDED"):
         consolidate_into(replace(inv, status=DocumentStatus.RECORDED), [line("p2", 2)], ps, hierarchy())
+
+
+def test_draft_gives_the_account_template_to_invoices_only():
+    from dataclasses import replace
+    h = BilltoHierarchy([replace(n, default_template="acme-invoice") if n.entity_id == "cl" else n
+                         for n in hierarchy().nodes.values()])
+    ps = {"p1": placement("p1")}
+    groups = group_lines([line("p1", 1), line("p1", 2, credit=True)], ps, h)
+    docs = {g.kind: draft(g, tenant_id="t1", batch_id="b1", issue_date=DAY, period_start=DAY, period_end=DAY)
+            for g in groups}
+    assert docs[DocumentKind.INVOICE].template == "acme-invoice"
+    assert docs[DocumentKind.CREDIT_MEMO].template is None      # the registry's credit-memo default applies

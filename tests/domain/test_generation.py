@@ -1,9 +1,14 @@
 import ast
 import datetime as dt
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from backoffice.billto import BilltoHierarchy
+from backoffice.consolidation import consolidate_into
+from backoffice.errors import MixedCurrency, NotConsolidatable
 from backoffice.generation import GenerationRequest, generate_invoices, pending_amounts
 from backoffice.health import Severity, health_check
 from backoffice.model import (
@@ -46,14 +51,38 @@ def test_health_errors_block_generation():
     assert res.left_pending == ("t1:p1|L1",)
 
 
-def test_missing_bill_rate_and_mixed_currency_are_errors():
+def test_missing_bill_rate_is_an_error():
     p = placement("p1", rates=((PayCode.REG, D("40")),))
     report = health_check([line("p1", 1, source=PayLineSource.TIMESHEET, code=PayCode.DT)], {"p1": p}, hierarchy())
     assert [f.code for f in report.errors] == ["MISSING_BILL_RATE"]
-    nodes = list(hierarchy().nodes.values())
-    euro_office = BilltoHierarchy(nodes[:2] + [node("of", EntityType.OFFICE, "cl", currency="EUR")])
-    report = health_check([line("p1", 1)], {"p1": placement("p1")}, euro_office)
-    assert [f.code for f in report.errors] == ["MIXED_CURRENCY"]
+
+
+def euro_client():
+    """A EUR client Billto under a USD company, with a (default USD) office below it."""
+    return BilltoHierarchy([node("co"), node("cl", EntityType.CLIENT, "co", name="Euro GmbH", currency="EUR"),
+                            node("of", EntityType.OFFICE, "cl")])
+
+
+def test_a_eur_billto_under_a_usd_company_invoices_in_eur():
+    res = generate_invoices([line("p1", 1)], {"p1": placement("p1")}, euro_client(), TenantSequence("t1"), request())
+    assert res.report.ok, res.report.errors
+    assert [i.currency for i in res.invoices] == ["EUR"]
+
+
+def test_consolidating_into_an_invoice_of_another_currency_is_an_error():
+    usd_invoice, = generate_invoices([line("p1", 1)], {"p1": placement("p1")}, hierarchy(), TenantSequence("t1"),
+                                     request()).invoices
+    now_eur = BilltoHierarchy([n if n.entity_id != "cl" else replace(n, currency="EUR")
+                               for n in hierarchy().nodes.values()])
+    ps = {"p2": placement("p2")}
+    report = health_check([line("p2", 2)], ps, now_eur, into=usd_invoice)
+    assert [(f.code, f.ref) for f in report.errors] == [("MIXED_CURRENCY", "t1:p2|L2")]
+    assert "EUR" in report.errors[0].message and "USD" in report.errors[0].message
+    assert health_check([line("p2", 2)], ps, hierarchy(), into=usd_invoice).ok
+    with pytest.raises(MixedCurrency, match="in EUR"):
+        consolidate_into(usd_invoice, [line("p2", 2)], ps, now_eur)
+    assert issubclass(MixedCurrency, NotConsolidatable)     # the Consolidate command refuses it like any other
+    assert len(consolidate_into(usd_invoice, [line("p2", 2)], ps, hierarchy()).lines) == 2
 
 
 def test_automatic_account_without_ap_email_is_only_a_warning():

@@ -7,7 +7,7 @@ from backoffice import ledger as L
 from backoffice.errors import (
     CreditExceedsOriginal, IllegalPayLineTransition, MissingBillRate, PlacementCancelled, UnknownPlacement,
 )
-from backoffice.model import CreditMemoRequest, PayLineSource, PayLineStatus, PlacementStatus
+from backoffice.model import CreditMemoRequest, FeeKind, PayLineSource, PayLineStatus, PlacementStatus, PlacementType
 from tests.domain.factories import D, WEEK_END, fee, placement, timesheet
 
 TODAY = dt.date(2026, 11, 24)
@@ -26,9 +26,10 @@ def test_timesheet_yields_one_line_per_pay_code_hours_times_rate():
 
 
 def test_line_amount_rounds_half_up():
-    p = placement(rates=((L.PayCode.REG, D("33.335")),))
-    up = L.apply_timesheet(ledger_with(p), timesheet(reg="1"), TODAY)
-    assert next(iter(up.ledger.lines.values())).amount == D("33.34")
+    p = placement(rates=((L.PayCode.REG, D("10.05")),))
+    up = L.apply_timesheet(ledger_with(p), timesheet(reg="2.5"), TODAY)
+    # 2.5 x 10.05 = 25.125: half-up gives 25.13 where banker's (half-even) rounding would give 25.12
+    assert next(iter(up.ledger.lines.values())).amount == D("25.13")
 
 
 def test_reapproval_before_invoicing_replaces_lines():
@@ -144,3 +145,87 @@ def test_unlinked_credit_from_a_placement():
     req = CreditMemoRequest("t1", "c9", "p1", D("50"), "goodwill", TODAY)
     (line,) = L.apply_credit(led, req, TODAY).added
     assert line.amount == D("-50") and line.credited_line_id is None
+
+
+def test_fee_f1_leaves_pending_fee_f10_alone():
+    led = L.apply_fee(ledger_with(), fee("f10", price="200.00"), TODAY).ledger
+    led = L.apply_fee(led, fee("f1", price="100.00"), TODAY).ledger
+    by_fee = {x.fee_id: x.amount for x in led.lines.values()}
+    assert by_fee == {"f1": D("100.00"), "f10": D("200.00")}
+
+
+def test_fee_f1_makes_no_adjustment_against_invoiced_fee_f10():
+    led = L.apply_fee(ledger_with(), fee("f10", price="200.00"), TODAY).ledger
+    led = L.mark_invoiced(led, {k: "inv-1" for k in led.lines}).ledger
+    up = L.apply_fee(led, fee("f1", price="100.00"), TODAY)
+    assert [(x.fee_id, x.source, x.amount) for x in up.added] == [("f1", PayLineSource.FEE, D("100.00"))]
+    assert up.removed == ()
+    assert sorted((x.fee_id, x.status) for x in up.ledger.lines.values()) == [
+        ("f1", PayLineStatus.PENDING), ("f10", PayLineStatus.INVOICED)]
+
+
+def _credit_invoiced_fee(led, a_fee, amount):
+    """Invoice the fee's line, credit `amount` of it; the credit line and its memo at the factories' 8.25%."""
+    from backoffice.consolidation import consolidate
+    from tests.domain.factories import hierarchy
+    led = L.apply_fee(led, a_fee, TODAY).ledger
+    (key,) = led.lines
+    led = L.mark_invoiced(led, {key: "inv-1"}).ledger
+    request = CreditMemoRequest("t1", "c1", "p1", D(amount), "dispute", TODAY, key, "inv-1")
+    line, = L.apply_credit(led, request, TODAY).added
+    memo, = consolidate([line], {"p1": led.placement}, hierarchy(), tenant_id="t1", batch_id="b1",
+                        issue_date=TODAY, period_start=TODAY, period_end=TODAY)
+    return line, memo
+
+
+def test_crediting_a_non_taxable_service_line_reverses_no_tax():
+    service = fee("s1", price="500.00", kind=FeeKind.SERVICE, taxable=False)
+    line, memo = _credit_invoiced_fee(ledger_with(), service, "100.00")
+    assert line.taxable is False
+    assert memo.tax == D("0.00") and memo.total == D("-100.00")
+
+
+def test_crediting_a_taxable_product_on_a_perm_placement_reverses_its_tax():
+    product = fee("pr1", price="100.00", kind=FeeKind.PRODUCT, taxable=True)
+    line, memo = _credit_invoiced_fee(ledger_with(placement(ptype=PlacementType.PERM)), product, "100.00")
+    assert line.taxable is True
+    assert memo.tax == D("-8.25") and memo.total == D("-108.25")
+
+
+def test_unlinked_credit_taxable_defaults_by_placement_type_unless_given():
+    temp, perm = ledger_with(), ledger_with(placement(ptype=PlacementType.PERM))
+
+    def req(taxable=None):
+        return CreditMemoRequest("t1", "c1", "p1", D("10"), "goodwill", TODAY, taxable=taxable)
+
+    assert [L.apply_credit(temp, req(), TODAY).added[0].taxable,
+            L.apply_credit(perm, req(), TODAY).added[0].taxable,
+            L.apply_credit(temp, req(False), TODAY).added[0].taxable,
+            L.apply_credit(perm, req(True), TODAY).added[0].taxable] == [True, False, False, True]
+
+
+def test_reapproving_a_snoozed_timesheet_keeps_the_hold():
+    led = L.apply_timesheet(ledger_with(), timesheet(reg="40"), TODAY).ledger
+    (key,) = led.lines
+    led = L.snooze(led, key).ledger
+    led = L.apply_timesheet(led, timesheet(reg="38", version=2), TODAY).ledger
+    assert [(k, x.quantity, x.status) for k, x in led.lines.items()] == [(key, D("38"), PayLineStatus.SNOOZED)]
+    assert L.due_lines(led, WEEK_END, TODAY) == []
+    assert L.unsnooze(led, key, TODAY).ledger.lines[key].status is PayLineStatus.PENDING
+
+
+def test_a_snoozed_adjustment_stays_snoozed_when_replaced():
+    led = L.apply_timesheet(ledger_with(), timesheet(reg="40"), TODAY).ledger
+    led = L.mark_invoiced(led, {k: "inv-1" for k in led.lines}).ledger
+    up = L.apply_timesheet(led, timesheet(reg="42", version=2), TODAY)
+    (adj,) = up.added
+    led = L.snooze(up.ledger, adj.pay_line_id).ledger
+    (adj,) = L.apply_timesheet(led, timesheet(reg="45", version=3), TODAY).added
+    assert adj.amount == D("200.00") and adj.status is PayLineStatus.SNOOZED
+
+
+def test_refreshing_a_snoozed_fee_keeps_the_hold():
+    led = L.apply_fee(ledger_with(), fee(price="100.00"), TODAY).ledger
+    (key,) = led.lines
+    led = L.apply_fee(L.snooze(led, key).ledger, fee(price="120.00", version=2), TODAY).ledger
+    assert (led.lines[key].amount, led.lines[key].status) == (D("120.00"), PayLineStatus.SNOOZED)

@@ -9,7 +9,7 @@ from backoffice import ledger as L
 from backoffice.errors import DomainError
 from backoffice.generation import GenerationRequest, generate_invoices
 from backoffice.model import BatchOption, FeeKind, FeeRealized, PayCode, PayLineStatus
-from backoffice.money import round_cents
+from backoffice.money import line_amount, round_cents
 from backoffice.numbering import TenantSequence
 from tests.domain.factories import D, hierarchy, placement, timesheet
 
@@ -21,12 +21,16 @@ timesheet_events = st.builds(
     lambda pid, week, version, reg, ot: ("ts", pid, timesheet(f"ts-{pid}-{week}", pid, START + dt.timedelta(weeks=week),
                                                               version, str(reg), str(ot))),
     st.sampled_from(PIDS), st.integers(0, 8), st.integers(1, 3), st.integers(0, 45), st.integers(0, 6))
+# fee ids where one is a prefix of another (f1, f10, f100) so a prefix match between fees shows
+fee_ids = st.sampled_from(["1", "10", "100", "11", "2", "20"])
 fee_events = st.builds(
-    lambda pid, n, offset, price, qty: ("fee", pid, FeeRealized(
-        "t1", f"e{n}", f"f-{pid}-{n}", pid, FeeKind.SERVICE, "Service", D(qty), D(price) / 100,
-        START + dt.timedelta(days=offset), True, None, 1)),
-    st.sampled_from(PIDS), st.integers(0, 5), st.integers(0, 120), st.integers(1, 500000), st.integers(1, 3))
+    lambda pid, n, offset, price, qty, version: ("fee", pid, FeeRealized(
+        "t1", f"e{n}-{version}", f"f{n}", pid, FeeKind.SERVICE, "Service", D(qty), D(price) / 100,
+        START + dt.timedelta(days=offset), True, None, version)),
+    st.sampled_from(PIDS), fee_ids, st.integers(0, 120), st.integers(1, 500000), st.integers(1, 3),
+    st.integers(1, 3))
 snooze_events = st.builds(lambda pid, n: ("snooze", pid, n), st.sampled_from(PIDS), st.integers(0, 10))
+invoice_events = st.builds(lambda pid, n: ("invoice", pid, n), st.sampled_from(PIDS), st.integers(0, 10))
 streams = st.lists(st.one_of(timesheet_events, fee_events, snooze_events), max_size=40)
 
 
@@ -41,6 +45,9 @@ def apply_all(events, options, today):
                 led = L.apply_timesheet(led, payload, today).ledger
             elif kind == "fee":
                 led = L.apply_fee(led, payload, today).ledger
+            elif kind == "invoice":
+                pending = sorted(k for k, v in led.lines.items() if v.status is PayLineStatus.PENDING)
+                led = L.mark_invoiced(led, {k: f"inv-{payload}" for k in pending}).ledger
             else:
                 keys = sorted(led.lines)
                 if keys:
@@ -59,10 +66,12 @@ def close_window(ledgers, placements, sequence, period_end, today, key):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(streams, st.lists(placement_options, min_size=4, max_size=4), st.integers(0, 10))
-def test_window_invariants(events, options, week):
-    today = START + dt.timedelta(weeks=week, days=2)
+@given(streams, st.lists(placement_options, min_size=4, max_size=4), st.integers(0, 10), st.integers(-6, 3))
+def test_window_invariants(events, options, week, lag):
+    """`lag` < 0: the run happens before its period ends (on demand), so lines dated after
+    today but inside the period are Scheduled and only their status keeps them off."""
     period_end = START + dt.timedelta(weeks=week)
+    today = period_end + dt.timedelta(days=lag)
     ledgers = apply_all(events, options, today)
     placements = {pid: led.placement for pid, led in ledgers.items()}
     due, res = close_window(ledgers, placements, TenantSequence("t1"), period_end, today, "w1")
@@ -110,3 +119,20 @@ def test_numbers_are_gapless_across_batches(events, options, first):
             ledgers[pid] = L.mark_invoiced(led, mine).ledger
     assert numbers == list(range(first, first + len(numbers)))
     assert sequence.last_number == first - 1 + len(numbers)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(fee_events, snooze_events, invoice_events), max_size=40))
+def test_each_fee_keeps_exactly_its_newest_amount(events):
+    """Pending, invoiced plus adjustments: a fee's lines always sum to its newest version's amount."""
+    today = START + dt.timedelta(weeks=5)
+    newest: dict[tuple[str, str], tuple[int, object]] = {}
+    for kind, pid, payload in events:
+        if kind == "fee" and payload.version > newest.get((pid, payload.fee_id), (-1, None))[0]:
+            newest[(pid, payload.fee_id)] = (payload.version, line_amount(payload.quantity, payload.unit_price))
+    ledgers = apply_all(events, [BatchOption.ACCOUNT] * 4, today)
+    sums: dict[tuple[str, str], object] = {}
+    for pid, led in ledgers.items():
+        for line in led.lines.values():
+            sums[(pid, line.fee_id)] = sums.get((pid, line.fee_id), D("0")) + line.amount
+    assert sums == {k: amount for k, (_, amount) in newest.items()}

@@ -69,3 +69,47 @@ def test_missed_windows_are_caught_up_not_skipped():
 def test_a_window_knows_its_period():
     w = BatchSchedule(BillingCycle.WEEKLY, "UTC").window_ending(dt.date(2026, 11, 22))
     assert w.covers(dt.date(2026, 11, 22)) and not w.covers(dt.date(2026, 11, 23))
+
+
+def _fired_by_a_ticking_scheduler(schedule, start, end, step=dt.timedelta(minutes=10)):
+    """Window ids a scheduler scanning (last tick, now] every `step` would close, in order."""
+    fired, tick = [], start
+    while tick < end:
+        fired += [w.window_id for w in schedule.windows_between(tick, tick + step)]
+        tick += step
+    return fired
+
+
+@pytest.mark.parametrize("cycle,period_end,delay", [
+    (BillingCycle.SEMI_MONTHLY, dt.date(2026, 8, 31), 6),     # runs 2026-09-06 00:00
+    (BillingCycle.MONTHLY, dt.date(2026, 8, 31), 5)])         # runs 2026-09-01 + 5 = 2026-09-06 00:00
+def test_a_midnight_run_that_dst_skips_moves_to_0100_santiago(cycle, period_end, delay):
+    # America/Santiago springs forward at 24:00: 2026-09-06 00:00 never happens (-04 -> -03 at 01:00)
+    s = BatchSchedule(cycle, "America/Santiago", invoice_delay_days=delay)
+    w = s.window_ending(period_end)
+    assert w.run_at.astimezone(UTC) == dt.datetime(2026, 9, 6, 4, 0, tzinfo=UTC)
+    assert (w.run_at.date(), w.run_at.hour, w.run_at.utcoffset()) == (dt.date(2026, 9, 6), 1, dt.timedelta(hours=-3))
+    fired = _fired_by_a_ticking_scheduler(s, dt.datetime(2026, 9, 5, 12, tzinfo=UTC), dt.datetime(2026, 9, 6, 12, tzinfo=UTC))
+    assert fired == [w.window_id]
+
+
+@pytest.mark.parametrize("cycle,period_end,delay", [
+    (BillingCycle.SEMI_MONTHLY, dt.date(2026, 10, 31), 1),    # runs 2026-11-01 00:00
+    (BillingCycle.MONTHLY, dt.date(2026, 10, 31), 0)])        # runs 2026-11-01 00:00
+def test_a_midnight_run_that_dst_repeats_fires_once_havana(cycle, period_end, delay):
+    # America/Havana falls back at 01:00 -> 00:00 on 2026-11-01: local midnight happens twice
+    s = BatchSchedule(cycle, "America/Havana", invoice_delay_days=delay)
+    w = s.window_ending(period_end)
+    assert w.run_at.astimezone(UTC) == dt.datetime(2026, 11, 1, 4, 0, tzinfo=UTC)       # the first midnight (-04)
+    fired = _fired_by_a_ticking_scheduler(s, dt.datetime(2026, 10, 31, 12, tzinfo=UTC), dt.datetime(2026, 11, 1, 12, tzinfo=UTC))
+    assert fired == [w.window_id]
+    catch_up = s.windows_between(dt.datetime(2026, 10, 20, tzinfo=UTC), dt.datetime(2026, 11, 2, tzinfo=UTC))
+    assert [x.window_id for x in catch_up] == [w.window_id]
+
+
+def test_havana_spring_forward_midnight_semi_monthly_run():
+    # 2026-03-08 00:00 does not exist in Havana (-05 -> -04): the run for Feb 16-28 with delay 8 moves to 01:00
+    s = BatchSchedule(BillingCycle.SEMI_MONTHLY, "America/Havana", invoice_delay_days=8)
+    w = s.window_ending(dt.date(2026, 2, 28))
+    assert (w.period_start, w.run_at.astimezone(UTC)) == (dt.date(2026, 2, 16), dt.datetime(2026, 3, 8, 5, tzinfo=UTC))
+    assert w.run_at.hour == 1
