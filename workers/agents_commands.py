@@ -22,8 +22,8 @@ SETTINGS = load_settings()
 async def _dispatch(cmd: dict) -> None:
     kind, tenant = cmd["command"], cmd["tenant_id"]
     if kind in WINDOW_ACTIONS:
-        request = window_request(cmd, SETTINGS, clock.now())
         state = tenants.get(tenant.encode())
+        request = window_request(cmd, SETTINGS, clock.now(), state.sequence.last_number if state else 0)
         if kind == "CLOSE_WINDOW" and state is not None and request.window_key in state.closed:
             await send_outcome(command_id=cmd["command_id"], tenant_id=tenant, command=kind, ok=True,
                                message=f"window {request.window_key} was already closed")

@@ -17,8 +17,8 @@ from workers import clock
 from workers.app import app
 from workers.deadletter import DeadLetters
 from workers.emit import send_outcome
-from workers.ledger_logic import Parked, collect, expire_parked, ingest, new_record, settle
-from workers.messages import Collect, LineCommand, LinesChunk, Settle, WindowEnd
+from workers.ledger_logic import Parked, collect, expire_parked, ingest, new_record, release_window, settle
+from workers.messages import Collect, LineCommand, LinesChunk, Release, Settle, WindowEnd
 from workers.partitioning import partition_for
 from workers.topology import P, ledger_commands, ledger_inputs_topic, ledgers, window_lines
 
@@ -102,6 +102,14 @@ def _settle(msg: Settle) -> None:
             ledgers[key] = settle(record, msg.window_key, assignments, today)
 
 
+def _release(msg: Release) -> None:
+    """Whatever the window still reserves among this tenant's placements on this partition goes back."""
+    for key in _local_keys(msg.tenant_id, msg.partition):
+        record = release_window(ledgers[key], msg.window_key)
+        if record is not None:
+            ledgers[key] = record
+
+
 async def _line_command(msg: LineCommand) -> None:
     key = msg.placement_key.encode()
     record = ledgers.get(key)
@@ -138,6 +146,8 @@ async def ledger_side(stream):
             await _collect(msg)
         elif isinstance(msg, Settle):
             _settle(msg)
+        elif isinstance(msg, Release):
+            _release(msg)
         elif isinstance(msg, LineCommand):
             await _line_command(msg)
         else:

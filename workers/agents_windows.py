@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 
 from ops import metrics
 from workers.app import app
 from workers.emit import send_outcome
-from workers.messages import DocumentCommand, LinesChunk, Settle, WindowEnd
-from workers.topology import P, batches, billto, document_commands, ledger_commands, billto, tenants, window_chunks, window_lines, windows
+from workers.messages import DocumentCommand, LinesChunk, Release, Settle, WindowEnd
+from workers.topology import P, batches, billto, document_commands, ledger_commands, tenants, window_chunks, window_lines, windows
 from workers.consolidate_logic import lines_of_account, release_all
-from workers.window_logic import generate, hierarchy_for, new_tenant, on_chunk, on_end, settlements, split_assignments
+from workers.window_logic import (
+    Refusal, hierarchy_for, late_release, new_tenant, on_chunk, on_end, releases_on_completion, settlements,
+    split_assignments, try_generate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +26,29 @@ def _wkey(tenant_id: str, window_key: str) -> bytes:
 
 def _ckey(tenant_id: str, window_key: str, partition: int, chunk: int) -> bytes:
     return f"{tenant_id}|{window_key}|{partition}|{chunk}".encode()
+
+
+async def _settle_and_release(request, chunks, assignments: dict[str, str]) -> list:
+    """Settle messages per ledger partition (invoiced lines), then a Release to every partition
+    (all that the window still reserves, whichever Collect reserved it). Same producer and
+    partition: each Release lands after that partition's Settles."""
+    pending = []
+    for partition, settled in settlements(chunks, assignments).items():
+        for part in split_assignments(settled):       # keeps every message well under the broker's limit
+            pending.append(await ledger_commands.send(key=b"settle", partition=partition,
+                                                      value=Settle(request.window_key, request.tenant_id, part)))
+    for partition in releases_on_completion(request, P):
+        pending.append(await _release(request, partition))
+    return pending
+
+
+async def _release(request, partition: int):
+    return await ledger_commands.send(key=b"release", partition=partition,
+                                      value=Release(request.window_key, request.tenant_id, partition))
+
+
+def _command_name(request) -> str:
+    return "GENERATE" if request.on_demand else "CLOSE_WINDOW"
 
 
 async def _emit_and_confirm(state, chunks, result) -> None:
@@ -36,10 +63,7 @@ async def _emit_and_confirm(state, chunks, result) -> None:
         pending.append(await document_commands.send(
             key=invoice.invoice_id.encode(),
             value=DocumentCommand("GENERATED", invoice.invoice_id, request.command_id, invoice)))
-    for partition, assignments in settlements(chunks, result.assignments).items():
-        for part in split_assignments(assignments):       # keeps every message well under the broker's limit
-            pending.append(await ledger_commands.send(key=b"settle", partition=partition,
-                                                      value=Settle(request.window_key, request.tenant_id, part)))
+    pending += await _settle_and_release(request, chunks, result.assignments)
     await asyncio.gather(*pending)
     if result.blocked:
         message = f"health check failed with {len(result.report.errors)} error(s); nothing generated"
@@ -47,10 +71,18 @@ async def _emit_and_confirm(state, chunks, result) -> None:
         message = f"{len(result.invoices)} document(s) generated" + (
             f", numbers {result.batch.first_number}-{result.batch.last_number}" if result.batch else "")
     await send_outcome(command_id=request.command_id, tenant_id=request.tenant_id,
-                       command="GENERATE" if request.on_demand else "CLOSE_WINDOW", ok=not result.blocked,
+                       command=_command_name(request), ok=not result.blocked,
                        message=message, findings=result.report.findings,
                        batch_id=result.batch.batch_id if result.batch else None,
                        invoice_ids=tuple(i.invoice_id for i in result.invoices))
+
+
+async def _refuse(state, chunks, refusal: Refusal) -> None:
+    """Nothing generated: every line goes back to Pending, and the command says why."""
+    request = state.request
+    await asyncio.gather(*await _settle_and_release(request, chunks, {}))
+    await send_outcome(command_id=request.command_id, tenant_id=request.tenant_id, command=_command_name(request),
+                       ok=False, message=f"refused: {refusal.reason}")
 
 
 async def _hand_to_invoice_owner(request, chunks) -> None:
@@ -80,8 +112,11 @@ async def assemble_windows(stream):
         request = msg.request
         wkey = _wkey(request.tenant_id, request.window_key)
         state = windows.get(wkey)
-        if state is not None and state.done:
-            continue            # a replay of an already generated window
+        if state is not None and state.done:      # a replayed or racing Collect: let go of what it reserved
+            partition = late_release(state, msg)
+            if partition is not None:
+                await _release(request, partition)
+            continue
         if isinstance(msg, LinesChunk):
             window_chunks[_ckey(request.tenant_id, request.window_key, msg.source_partition, msg.chunk)] = msg
             state = on_chunk(state, msg)
@@ -103,7 +138,15 @@ async def assemble_windows(stream):
             continue
         tkey = request.tenant_id.encode()
         tenant = tenants.get(tkey) or new_tenant(request.tenant_id)
-        result = generate(request, chunks, hierarchy_for(request.tenant_id, billto.items()), tenant)
+        result = try_generate(request, chunks, hierarchy_for(request.tenant_id, billto.items()), tenant)
+        if isinstance(result, Refusal):
+            await _refuse(state, chunks, result)
+            metrics.WINDOWS_CLOSED.labels("refused").inc()
+            tenants[tkey] = replace(tenant, closed=tenant.closed | {request.window_key})
+            windows[wkey] = replace(state, done=True, blocked=True)
+            for k in chunk_keys:
+                del window_chunks[k]
+            continue
         await _emit_and_confirm(state, chunks, result)
         metrics.WINDOWS_CLOSED.labels("blocked" if result.blocked else "generated").inc()
         for invoice in result.invoices:

@@ -23,7 +23,9 @@ def schedule_for(cycle: BillingCycle, settings: Settings) -> BatchSchedule:
                          dt.time(hour, minute))
 
 
-def window_request(cmd: dict, settings: Settings, now: dt.datetime) -> WindowRequest:
+def window_request(cmd: dict, settings: Settings, now: dt.datetime, last_number: int = 0) -> WindowRequest:
+    """`last_number`: the tenant's last issued invoice number, so a reused first number is
+    refused here; the assembler still refuses one that two commands in flight both asked for."""
     tenant, cid = cmd["tenant_id"], cmd["command_id"]
     if cmd["command"] == "CLOSE_WINDOW":
         window_id = cmd.get("window_id") or ""
@@ -46,6 +48,9 @@ def window_request(cmd: dict, settings: Settings, now: dt.datetime) -> WindowReq
     first = cmd.get("first_number")
     if first is not None and first < 1:
         raise CommandRefused(f"first_number must be positive, got {first}")
+    if first is not None and first <= last_number:
+        raise CommandRefused(f"first invoice number {first} was already issued for tenant {tenant} "
+                             f"(last issued: {last_number})")
     return WindowRequest(tenant, f"cmd:{cid}", cid, None, dt.date(1970, 1, 1), as_of, as_of, on_demand=True,
                          account_id=cmd.get("account_id"), first_number=first, created_at=now)
 

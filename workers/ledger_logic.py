@@ -141,8 +141,14 @@ def settle(record: LedgerRecord, window_key: str, assignments: dict[str, str], t
     """Mark the window's invoiced lines, and release whatever it reserved but did not invoice."""
     mine = {k: v for k, v in assignments.items() if k in record.ledger.lines}
     led = L.mark_invoiced(record.ledger, mine).ledger if mine else record.ledger
-    reserved = {k: w for k, w in record.reserved.items() if w != window_key}
-    return replace(record, ledger=led, reserved=reserved)
+    return replace(release_window(record, window_key) or record, ledger=led)
+
+
+def release_window(record: LedgerRecord, window_key: str) -> LedgerRecord | None:
+    """Drop every reservation the window still holds on this placement; None when it holds none."""
+    if window_key not in record.reserved.values():
+        return None
+    return replace(record, reserved={k: w for k, w in record.reserved.items() if w != window_key})
 
 
 def placement_of(record: LedgerRecord) -> Placement | None:

@@ -64,6 +64,17 @@ class Settle:
 
 
 @dataclass(frozen=True, slots=True)
+class Release:
+    """To one ledger partition, after the window is settled (or was already done): let go of
+    whatever this tenant's lines there still hold for the window. Idempotent; it is what makes
+    a replayed Collect (or a second one racing the first) unable to strand its reservations."""
+
+    window_key: str
+    tenant_id: str
+    partition: int
+
+
+@dataclass(frozen=True, slots=True)
 class LineCommand:
     """Snooze / unsnooze / credit / release for one placement's ledger."""
 

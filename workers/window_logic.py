@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable
 
 from backoffice.billto import BilltoHierarchy
+from backoffice.errors import DomainError
 from backoffice.generation import GenerationRequest, GenerationResult, generate_invoices
 from backoffice.model import Batch, BilltoNode, PayLine, Placement
 from backoffice.numbering import TenantSequence
@@ -83,6 +84,39 @@ def generate(request: WindowRequest, chunks: Iterable[LinesChunk], hierarchy: Bi
         on_demand=request.on_demand, account_id=request.account_id, first_number=request.first_number)
     ordered = [lines[k] for k in sorted(lines)]
     return generate_invoices(ordered, placements, hierarchy, tenant.sequence, gen)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """The window cannot be generated as asked (e.g. its first number was already issued)."""
+
+    reason: str
+
+
+def try_generate(request: WindowRequest, chunks: Iterable[LinesChunk], hierarchy: BilltoHierarchy,
+                 tenant: TenantState) -> GenerationResult | Refusal:
+    """generate(), with a domain error as a value: the assembler then still settles, releases
+    and answers the command instead of crashing with the window's lines reserved."""
+    try:
+        return generate(request, chunks, hierarchy, tenant)
+    except DomainError as exc:
+        return Refusal(exc.reason)
+
+
+def releases_on_completion(request: WindowRequest, partitions: int) -> tuple[int, ...]:
+    """Every ledger partition gets a Release once the window is settled; a manual Consolidate's
+    lines are settled by the invoice's owner, so the assembler lets none of them go."""
+    return () if request.consolidate_into else tuple(range(partitions))
+
+
+def late_release(state: WindowState | None, msg: LinesChunk | WindowEnd) -> int | None:
+    """A message for a window already done: the ledger partition to send a Release to.
+
+    Only on the end marker, which that partition sends after all of its chunks, so the
+    Release reaches the partition after the (replayed) Collect that reserved them."""
+    if state is None or not state.done or not isinstance(msg, WindowEnd) or state.request.consolidate_into:
+        return None
+    return msg.source_partition
 
 
 SETTLE_PLACEMENTS_PER_MESSAGE = 500

@@ -2,18 +2,18 @@
 expected pay lines as the oracle."""
 import datetime as dt
 from collections import Counter
-from decimal import Decimal
 
 import pytest
 
 from infra.admin import create_topics
 from infra.readback import read_to_end
 from schemas.codec import decode, encode
-from schemas.topics import ATS_FEES, ATS_TIMESHEETS, BILLING_COMMANDS, BILLING_INVOICES, BILLING_OUTCOMES, dead_letter_topic
+from schemas.topics import ATS_ACCOUNTS, ATS_FEES, ATS_PLACEMENTS, ATS_TIMESHEETS, BILLING_COMMANDS, BILLING_INVOICES, BILLING_OUTCOMES, dead_letter_topic
 from simulator.generate import generate
 from simulator.publish import publish
 from workers.names import ingest_topics
 from tests.workers.harness import WorkerProcess, produce, wait_drained, wait_until
+from tests.workers.oracle import assert_gapless, assert_invoiced_exactly_once, due_by
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 UTC = dt.timezone.utc
@@ -68,8 +68,6 @@ def test_every_expected_line_is_invoiced_exactly_once(kafka_bootstrap, tmp_path,
 
     stream.events = [retag(e) for e in stream.events]
     expected = [dict(x, tenant_id=rename[x["tenant_id"]]) for x in stream.expected_pay_lines]
-    dlq_before = sum(1 for _ in read_to_end(kafka_bootstrap, dead_letter_topic(ATS_TIMESHEETS)))
-    fee_dlq_before = sum(1 for _ in read_to_end(kafka_bootstrap, dead_letter_topic(ATS_FEES)))
     publish(stream, kafka_bootstrap)
     worker = WorkerProcess(kafka_bootstrap, unique_name, tmp_path,
                            extra_env={"BACKOFFICE_ORPHAN_GRACE_SECONDS": "0",
@@ -91,31 +89,20 @@ def test_every_expected_line_is_invoiced_exactly_once(kafka_bootstrap, tmp_path,
                               message="the invoice events of both batches")
     finally:
         worker.stop()
-    invoiced = Counter()
-    amounts = {}
     for inv in invoices.values():
         assert inv["total"] == inv["subtotal"] + inv["tax"]
         assert inv["subtotal"] == sum(line["amount"] for line in inv["lines"])
-        for line in inv["lines"]:
-            invoiced[line["pay_line_id"]] += 1
-            amounts[line["pay_line_id"]] = line["amount"]
-    assert invoiced and max(invoiced.values()) == 1
-    due = [x for x in expected if dt.date.fromisoformat(x["effective_date"]) <= AS_OF]
-
-    def expected_id(x):
-        base = f"{x['tenant_id']}:{x['placement_id']}"
-        if x["source"] == "FEE":
-            return f"{base}|FEE|{x['fee_id']}"
-        return f"{base}|TS|{x['timesheet_id']}|{x['pay_code']}"
-
-    expected_ids = {expected_id(x): Decimal(x["amount"]) for x in due}
-    assert set(invoiced) == set(expected_ids)
-    assert all(amounts[k] == v for k, v in expected_ids.items())
-    numbers = sorted(int(i["number"]) for i in invoices.values() if i["tenant_id"] == sorted(rename.values())[0])
-    assert numbers == list(range(1, len(numbers) + 1))
-    letters = [decode(m.value()).record for m in read_to_end(kafka_bootstrap, dead_letter_topic(ATS_TIMESHEETS))][dlq_before:]
-    reasons = {r["error_type"] for r in letters}
-    assert letters and reasons <= {"DecodeError", "InvalidEvent", "MissingBillRate", "InvalidPayLineInput"}
+    assert_invoiced_exactly_once([(line["pay_line_id"], line["amount"]) for inv in invoices.values()
+                                  for line in inv["lines"]], due_by(expected, AS_OF))
+    assert_gapless({t: [int(i["number"]) for i in invoices.values() if i["tenant_id"] == t] for t in rename.values()},
+                   rename.values())
+    # every bad event the simulator made is dead-lettered once, and nothing else is
+    letters = Counter()
+    for topic in (ATS_ACCOUNTS, ATS_PLACEMENTS, ATS_TIMESHEETS, ATS_FEES):
+        for m in read_to_end(kafka_bootstrap, dead_letter_topic(topic)):
+            rec = decode(m.value()).record
+            if rec["tenant_id"] in rename.values():
+                letters[(topic, rec["error_type"])] += 1
+    assert sum(letters.values()) == stream.bad_events > 0, (letters, stream.bad_events)
     ghosts = sum(1 for e in stream.events if e.bad_reason == "unknown placement")
-    fee_letters = [decode(m.value()).record for m in read_to_end(kafka_bootstrap, dead_letter_topic(ATS_FEES))][fee_dlq_before:]
-    assert sum(1 for r in fee_letters if r["error_type"] == "UnknownPlacement") == ghosts > 0
+    assert letters[(ATS_FEES, "UnknownPlacement")] == ghosts > 0, letters

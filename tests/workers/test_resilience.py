@@ -1,7 +1,7 @@
-"""Crash, restart, scale-out and replay on the embedded broker: nothing lost, nothing twice."""
+"""Crash, restart, scale-out and replay on the embedded broker: every line the simulator
+expects is invoiced exactly once, numbers gapless per tenant."""
 import datetime as dt
 import time
-from collections import Counter
 from dataclasses import replace
 
 import pytest
@@ -16,11 +16,13 @@ from simulator.generate import generate
 from simulator.publish import publish
 from workers.names import ingest_topics
 from tests.workers.harness import WorkerProcess, produce, read_table, wait_drained, wait_until
+from tests.workers.oracle import assert_gapless, assert_invoiced_exactly_once, due_by
 from tests.workers.test_pipeline import command
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 INPUTS = [ATS_ACCOUNTS, ATS_PLACEMENTS, ATS_TIMESHEETS, ATS_FEES]
 START = dt.date(2026, 9, 7)
+KILL_AS_OF, LAST_AS_OF = dt.date(2026, 10, 5), dt.date(2026, 10, 19)
 
 
 def _stream(prefix):
@@ -32,6 +34,7 @@ def _stream(prefix):
         return replace(ev, key=f"{prefix}-{ev.key.decode()}".encode(), record=rec)
 
     stream.events = [retag(e) for e in stream.events]
+    stream.expected_pay_lines = [dict(x, tenant_id=f"{prefix}-{x['tenant_id']}") for x in stream.expected_pay_lines]
     return stream, sorted({e.record["tenant_id"] for e in stream.events})
 
 
@@ -58,9 +61,11 @@ def _env(tmp_path):
             "BACKOFFICE_SMTP_ATTEMPTS": "1"}
 
 
-def _assert_once(invoices):
-    seen = Counter(line.pay_line_id for inv in invoices for line in inv.lines)
-    assert seen and max(seen.values()) == 1, [k for k, n in seen.items() if n > 1][:5]
+def _assert_matches_oracle(invoices, stream, as_of, tenants):
+    """Every pay line the simulator expects by `as_of` on exactly one invoice; numbers gapless per tenant."""
+    assert_invoiced_exactly_once([(line.pay_line_id, line.amount) for inv in invoices for line in inv.lines],
+                                 due_by(stream.expected_pay_lines, as_of))
+    assert_gapless({t: [int(i.number) for i in invoices if i.tenant_id == t] for t in tenants}, tenants)
 
 
 def test_two_workers_with_a_kill9_match_one_worker(kafka_bootstrap, tmp_path, unique_name):
@@ -77,7 +82,7 @@ def test_two_workers_with_a_kill9_match_one_worker(kafka_bootstrap, tmp_path, un
         for app_id in (single_app, pair_app):
             wait_drained(kafka_bootstrap, app_id, ingest_topics(app_id), 180)
         ids = {t: f"{t}-gen" for t in tenants}
-        produce(kafka_bootstrap, [command(t, c, "GENERATE", as_of=dt.date(2026, 10, 5)) for t, c in ids.items()])
+        produce(kafka_bootstrap, [command(t, c, "GENERATE", as_of=KILL_AS_OF) for t, c in ids.items()])
         time.sleep(0.5)
         pair[1].kill9()                                     # mid-window for the pair
         got = wait_until(lambda: (o := _outcomes(kafka_bootstrap, set(ids.values())))
@@ -97,7 +102,8 @@ def test_two_workers_with_a_kill9_match_one_worker(kafka_bootstrap, tmp_path, un
             a, b = one[key], two[key]
             assert (a.number, a.lines, a.subtotal, a.tax, a.total, a.account_id) == \
                    (b.number, b.lines, b.subtotal, b.tax, b.total, b.account_id)
-        _assert_once(one.values())
+        _assert_matches_oracle(one.values(), stream, KILL_AS_OF, tenants)
+        _assert_matches_oracle(two.values(), stream, KILL_AS_OF, tenants)
     finally:
         single.stop()
         for w in pair:
@@ -120,7 +126,7 @@ def test_restart_mid_window_and_replay_from_zero_invoice_nothing_twice(kafka_boo
         wait_until(lambda: (o := _outcomes(kafka_bootstrap, set(first.values()))) and len(o) == len(first), 180,
                    message="first batch after restart")
         second = {t: f"{t}-g2" for t in tenants}
-        produce(kafka_bootstrap, [command(t, c, "GENERATE", as_of=dt.date(2026, 10, 19)) for t, c in second.items()])
+        produce(kafka_bootstrap, [command(t, c, "GENERATE", as_of=LAST_AS_OF) for t, c in second.items()])
         wait_until(lambda: (o := _outcomes(kafka_bootstrap, set(second.values()))) and len(o) == len(second), 180,
                    message="second batch")
         worker.stop()
@@ -133,14 +139,10 @@ def test_restart_mid_window_and_replay_from_zero_invoice_nothing_twice(kafka_boo
         worker.start()
         wait_drained(kafka_bootstrap, app_id, ingest_topics(app_id), 180)
         third = {t: f"{t}-g3" for t in tenants}
-        produce(kafka_bootstrap, [command(t, c, "GENERATE", as_of=dt.date(2026, 10, 19)) for t, c in third.items()])
+        produce(kafka_bootstrap, [command(t, c, "GENERATE", as_of=LAST_AS_OF) for t, c in third.items()])
         outcomes = wait_until(lambda: (o := _outcomes(kafka_bootstrap, set(third.values()))) and
                               len(o) == len(third) and o, 180, message="third batch")
         assert all(rs[0]["ok"] and rs[0]["invoice_ids"] == [] for rs in outcomes.values()), outcomes
-        invoices = _invoices(kafka_bootstrap, app_id, tenants)
-        _assert_once(invoices.values())
-        for tenant in tenants:
-            numbers = sorted(int(i.number) for i in invoices.values() if i.tenant_id == tenant)
-            assert numbers == list(range(1, len(numbers) + 1))
+        _assert_matches_oracle(_invoices(kafka_bootstrap, app_id, tenants).values(), stream, LAST_AS_OF, tenants)
     finally:
         worker.stop()

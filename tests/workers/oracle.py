@@ -1,0 +1,37 @@
+"""The simulator as the oracle: which pay lines a run must have invoiced, exactly once each."""
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from decimal import Decimal
+from typing import Iterable
+
+
+def expected_line_id(x: dict) -> str:
+    base = f"{x['tenant_id']}:{x['placement_id']}"
+    if x["source"] == "FEE":
+        return f"{base}|FEE|{x['fee_id']}"
+    return f"{base}|TS|{x['timesheet_id']}|{x['pay_code']}"
+
+
+def due_by(expected_pay_lines: Iterable[dict], as_of: dt.date) -> dict[str, Decimal]:
+    """pay_line_id -> amount of every expected line effective on or before `as_of`."""
+    return {expected_line_id(x): Decimal(x["amount"]) for x in expected_pay_lines
+            if dt.date.fromisoformat(x["effective_date"]) <= as_of}
+
+
+def assert_invoiced_exactly_once(invoiced: Iterable[tuple[str, Decimal]], expected: dict[str, Decimal]) -> None:
+    """`invoiced`: (pay_line_id, amount) of every line on every invoice of the run."""
+    pairs = list(invoiced)
+    seen = Counter(k for k, _ in pairs)
+    assert not [k for k, n in seen.items() if n > 1], "invoiced twice"
+    missing, extra = set(expected) - set(seen), set(seen) - set(expected)
+    assert not missing and not extra, (sorted(missing)[:5], sorted(extra)[:5])
+    wrong = [(k, a, expected[k]) for k, a in pairs if a != expected[k]]
+    assert not wrong, wrong[:5]
+
+
+def assert_gapless(numbers_by_tenant: dict[str, list[int]], tenants: Iterable[str]) -> None:
+    for tenant in tenants:
+        numbers = sorted(numbers_by_tenant.get(tenant, []))
+        assert numbers and numbers == list(range(1, len(numbers) + 1)), (tenant, numbers)
