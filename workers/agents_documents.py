@@ -3,6 +3,7 @@ changes on billing.invoices are emitted in order, each with a new version."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from dataclasses import dataclass, replace
 
@@ -48,8 +49,11 @@ def _with(record: InvoiceRecord, invoice: Invoice, detail: str = "", **kw) -> In
 
 
 def _local_ledger(key: str):
-    """A placement's ledger if this worker holds it (ledgers are partitioned by placement)."""
-    record = ledgers.get(key.encode())
+    """A placement's ledger if this worker holds it (ledgers are partitioned by placement).
+
+    Read in an empty context: inside an event, Faust's RocksDB store looks only in the
+    partition of the event being processed (the invoice's), not the placement's."""
+    record = contextvars.Context().run(ledgers.get, key.encode())
     return record.ledger if record is not None else None
 
 
