@@ -178,12 +178,16 @@ def record(tenant, invoice_ids, template, timeout) -> None:
 @click.argument("invoice_ids", nargs=-1, required=True)
 @click.option("--to", "recipients", multiple=True, help="Extra recipients.")
 @click.option("--print", "print_only", is_flag=True, help="Print & Send: mark Sent without email.")
+@click.option("--resend", is_flag=True, help="Email again an invoice that was already sent.")
 @timeout_option
-def send(tenant, invoice_ids, recipients, print_only, timeout) -> None:
+def send(tenant, invoice_ids, recipients, print_only, resend, timeout) -> None:
     """Email & Send recorded invoices to the AP contact (plus --to), or Print & Send."""
+    if print_only and resend:
+        raise click.UsageError("--resend emails again; it cannot be combined with --print")
     bootstrap = require_bootstrap(settings_or_exit())
     for invoice_id in invoice_ids:
-        rec = command_record(tenant, "PRINT_AND_SEND" if print_only else "SEND", invoice_id=invoice_id)
+        rec = command_record(tenant, "PRINT_AND_SEND" if print_only else "SEND", invoice_id=invoice_id,
+                             resend=resend)
         rec["recipients"] = list(recipients)
         _print_outcome(rec, publish_and_wait(bootstrap, rec, timeout), timeout)
 

@@ -17,6 +17,7 @@ from email.utils import formatdate, make_msgid
 from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from documents.settings import DocumentSettings
+from ops import metrics
 
 log = logging.getLogger(__name__)
 
@@ -113,14 +114,30 @@ class SmtpMailer:
             client: smtplib.SMTP = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout_seconds, context=context)
         else:
             client = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_seconds)
-        with client:
+        try:
             client.ehlo()
             if cfg.starttls and not cfg.ssl:
                 client.starttls(context=context)
                 client.ehlo()
             if cfg.username:
                 client.login(cfg.username, cfg.password or "")
-            return client.send_message(message, from_addr=cfg.sender, to_addrs=list(recipients))
+            refused = client.send_message(message, from_addr=cfg.sender, to_addrs=list(recipients))
+        except BaseException:
+            client.close()
+            raise
+        # Accepted: whatever QUIT answers (or a dropped line) must not turn into a retry, i.e. a second email.
+        try:
+            client.quit()
+        except (smtplib.SMTPException, OSError) as exc:
+            log.info("SMTP QUIT after %s was accepted failed (ignored): %s", message["Message-ID"], exc)
+            client.close()
+        return refused
+
+    @staticmethod
+    def _before_retry(state, message: EmailMessage) -> None:
+        metrics.record_retry("smtp")
+        log.warning("SMTP attempt %d for %s failed: %s", state.attempt_number, message["Message-ID"],
+                    state.outcome.exception() if state.outcome else None)
 
     def send(self, email: OutgoingEmail) -> DeliveryReceipt:
         """Send until the server accepts, a permanent error, or attempts run out (MailDeliveryError)."""
@@ -130,10 +147,7 @@ class SmtpMailer:
             stop=stop_after_attempt(cfg.attempts),
             wait=wait_exponential(multiplier=cfg.backoff_seconds, max=cfg.backoff_max_seconds),
             retry=retry_if_exception(_transient),
-            before_sleep=lambda state: log.warning(
-                "SMTP attempt %d for %s failed: %s", state.attempt_number, message["Message-ID"],
-                state.outcome.exception() if state.outcome else None,
-            ),
+            before_sleep=lambda state: self._before_retry(state, message),
         )
         attempts = 0
         try:

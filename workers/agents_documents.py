@@ -3,11 +3,11 @@ changes on billing.invoices are emitted in order, each with a new version."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from dataclasses import dataclass, replace
 
 from backoffice import lifecycle
-from backoffice.lifecycle import IllegalDocumentTransition
 from backoffice.model import DocumentStatus, Invoice, InvoicingMode
 from ops import metrics
 from ops.logs import log_context
@@ -20,7 +20,7 @@ from workers.window_logic import split_assignments
 from workers.emit import send_outcome
 from workers.messages import DocumentCommand, LineCommand
 from workers.partitioning import partition_for
-from workers.topology import P, document_commands, invoices, invoices_out, ledger_commands
+from workers.topology import P, document_commands, invoices, invoices_out, ledger_commands, ledgers
 
 log = logging.getLogger(__name__)
 
@@ -48,20 +48,36 @@ def _with(record: InvoiceRecord, invoice: Invoice, detail: str = "", **kw) -> In
     return replace(record, invoice=invoice, history=record.history + (entry,), **kw)
 
 
+def _local_ledger(key: str):
+    """A placement's ledger if this worker holds it (ledgers are partitioned by placement).
+
+    Read in an empty context: inside an event, Faust's RocksDB store looks only in the
+    partition of the event being processed (the invoice's), not the placement's."""
+    record = contextvars.Context().run(ledgers.get, key.encode())
+    return record.ledger if record is not None else None
+
+
 async def _delivery(record: InvoiceRecord, msg: DocumentCommand) -> tuple[InvoiceRecord, str]:
     """Record / send through the documents service, off the event loop (rendering is CPU-bound)."""
-    from workers.delivery import delivery_service
+    from workers.delivery import delivery_service, report_inputs
 
     service = delivery_service()
     inv = record.invoice
     loop = asyncio.get_running_loop()
+    note = ""
     if msg.action == "RECORD" or (msg.action == "AUTOMATIC" and inv.status is DocumentStatus.NEW):
+        placements, approvals, missing = report_inputs(inv, _local_ledger)
+        if missing:     # ledgers are partitioned by placement: with several workers, another may hold them
+            note = f"; timesheet report left out: no ledger here for {', '.join(missing)}"
+            log.warning("recording %s%s", inv.invoice_id, note)
         with metrics.RENDER_SECONDS.time():
-            result = await loop.run_in_executor(None, lambda: service.record(inv, msg.template))
+            result = await loop.run_in_executor(None, lambda: service.record(
+                inv, msg.template, placements=placements, approvals=approvals))
         metrics.DOCUMENTS_RENDERED.labels(inv.kind.value).inc(len(result.uris))
-        record = _with(record, result.invoice, f"recorded with {result.invoice.template}",
+        record = _with(record, result.invoice, f"recorded with {result.invoice.template}{note}",
                        document_uris=result.uris, document_sha256=result.sha256s, error=None)
         await emit_invoice(record, "RECORDED")
+        invoices[inv.invoice_id.encode()] = record      # kept even if the send that follows fails
         inv = record.invoice
     if msg.action in ("SEND", "AUTOMATIC"):
         result = await loop.run_in_executor(None, lambda: service.send(inv, extra_to=msg.recipients,
@@ -78,7 +94,7 @@ async def _delivery(record: InvoiceRecord, msg: DocumentCommand) -> tuple[Invoic
         result = await loop.run_in_executor(None, lambda: service.print_and_send(inv))
         record = _with(record, result.invoice, "print & send")
         await emit_invoice(record, "SENT")
-    return record, f"{msg.action.lower()} done: {record.invoice.status.value}"
+    return record, f"{msg.action.lower()} done: {record.invoice.status.value}{note}"
 
 
 async def _consolidate(record: InvoiceRecord | None, msg: DocumentCommand) -> None:
@@ -119,10 +135,14 @@ async def _document_command(msg: DocumentCommand) -> None:
     if msg.action == "CONSOLIDATE":
         await _consolidate(record, msg)
         return
-    if record is None:
-        await send_outcome(command_id=msg.command_id, tenant_id="", command=msg.action, ok=False,
-                           message=f"invoice {msg.invoice_id} is unknown")
+    if record is None or (msg.tenant_id is not None and record.invoice.tenant_id != msg.tenant_id):
+        # Another tenant's invoice is answered exactly like an unknown one: nothing acted on, nothing told.
+        whose = f" of tenant {msg.tenant_id}" if msg.tenant_id is not None else ""
+        await send_outcome(command_id=msg.command_id, tenant_id=msg.tenant_id or "", command=msg.action, ok=False,
+                           message=f"invoice {msg.invoice_id}{whose} is unknown")
         return
+    from workers.delivery import delivery_errors
+
     try:
         if msg.action == "VOID":
             voided = lifecycle.void(record.invoice)
@@ -137,8 +157,10 @@ async def _document_command(msg: DocumentCommand) -> None:
         else:
             record, text = await _delivery(record, msg)
         ok = True
-    except (IllegalDocumentTransition, ValueError) as exc:
+    except delivery_errors() as exc:    # the document keeps its status; the error is kept and answered
         ok, text = False, str(exc)
+        record = replace(invoices.get(key) or record, error=f"{msg.action}: {exc}")
+        log.warning("%s of %s refused: %s", msg.action, msg.invoice_id, exc)
     invoices[key] = record
     if msg.command_id and msg.action != "AUTOMATIC":
         await send_outcome(command_id=msg.command_id, tenant_id=record.invoice.tenant_id, command=msg.action,

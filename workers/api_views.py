@@ -120,7 +120,8 @@ def _records(tenant: str, name: str, body) -> list[dict]:
     if name == "record":
         return [command_record(tenant, "RECORD", invoice_id=i, template=body.template) for i in body.invoice_ids]
     if name == "send":
-        return [command_record(tenant, "SEND", invoice_id=i, recipients=body.recipients) for i in body.invoice_ids]
+        return [command_record(tenant, "SEND", invoice_id=i, recipients=body.recipients,
+                               resend=body.resend) for i in body.invoice_ids]
     return [command_record(tenant, "RESYNC", invoice_id=body.invoice_id, batch_id=body.batch_id)]
 
 

@@ -82,4 +82,4 @@ def document_command(cmd: dict) -> DocumentCommand:
         raise CommandRefused(f"{cmd['command']} needs an invoice_id")
     return DocumentCommand(cmd["command"], invoice_id, cmd["command_id"], template=cmd.get("template"),
                            recipients=tuple(cmd.get("recipients") or ()), resend=bool(cmd.get("resend")),
-                           pay_line_ids=tuple(cmd.get("pay_line_ids") or ()))
+                           pay_line_ids=tuple(cmd.get("pay_line_ids") or ()), tenant_id=cmd["tenant_id"])

@@ -103,6 +103,7 @@ class DocumentCommand:
     lines: tuple[PayLine, ...] = ()          # CONSOLIDATE: the window's due lines (reserved for window_key)
     hierarchy: BilltoHierarchy | None = None
     window_key: str | None = None
+    tenant_id: str | None = None             # operator commands: the tenant that asked (checked by the owner)
 
 
 from backoffice.pickling import speed_up_module  # noqa: E402

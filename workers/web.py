@@ -7,9 +7,12 @@ from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ops.metrics import start_lag_metrics
+from ops.readiness import BrokerProbe
 from workers.app import app
 
 LAG_INTERVAL = float(os.environ.get("BACKOFFICE_LAG_INTERVAL", "15"))
+_broker = BrokerProbe(",".join(str(u).removeprefix("kafka://") for u in app.conf.broker),
+                      timeout=float(os.environ.get("BACKOFFICE_READY_BROKER_TIMEOUT", "2")))
 
 
 @app.page("/healthz")
@@ -26,6 +29,8 @@ class Readyz(View):
 
     async def get(self, request: Request) -> Response:
         reasons = []
+        if (unreachable := await _broker.reason()) is not None:
+            reasons.append(unreachable)
         try:
             assigned = app.consumer.assignment()
         except Exception as exc:
@@ -50,5 +55,4 @@ class Metrics(View):
 
 @app.task
 async def _start_lag_poller() -> None:
-    bootstrap = ",".join(str(u).removeprefix("kafka://") for u in app.conf.broker)
-    start_lag_metrics(bootstrap, None, LAG_INTERVAL)
+    start_lag_metrics(_broker.bootstrap, None, LAG_INTERVAL)

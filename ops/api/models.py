@@ -40,6 +40,7 @@ Email = Annotated[str, Field(pattern=r"^[^@ ]+@[^@ ]+\.[^@ ]+$", max_length=254)
 class SendBody(_Body):
     invoice_ids: list[str] = Field(min_length=1, max_length=500)
     recipients: list[Email] = Field(default_factory=list, max_length=20)
+    resend: bool = False        # email again even though it already went out
 
 
 class ResyncBody(_Body):
@@ -137,6 +138,7 @@ class InvoiceDetail(BaseModel):
     lines: list[dict]
     history: list[dict]
     document_uris: list[str]
+    error: str | None = None
     sync: dict | None
 
 

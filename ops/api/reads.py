@@ -71,7 +71,7 @@ def invoice_detail(record, sync: dict | None) -> dict:
                        "description": x.description, "quantity": str(x.quantity), "rate": str(x.rate),
                        "amount": str(x.amount), "taxable": x.taxable, "status": x.status.value} for x in inv.lines],
             "history": [{"status": s, "at": at, "detail": d} for s, at, d in record.history],
-            "document_uris": list(record.document_uris), "sync": sync}
+            "document_uris": list(record.document_uris), "error": record.error, "sync": sync}
 
 
 def tenant_health(tenant_id: str, lines: list[PayLine], placements: Mapping[str, Placement],

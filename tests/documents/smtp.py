@@ -11,7 +11,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import MISSING, AuthResult, LoginPassword
 
 
 def free_port() -> int:
@@ -35,6 +35,10 @@ class RecordingHandler:
     failure_reply: str = "451 4.3.0 Mailbox temporarily unavailable"
     received: list[Received] = field(default_factory=list)
     data_commands: int = 0
+    quit_reply: str | None = None      # e.g. "421 ..." instead of "221 Bye"
+
+    async def handle_QUIT(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        return self.quit_reply or MISSING
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
         self.data_commands += 1

@@ -144,6 +144,30 @@ def test_transient_smtp_failure_is_retried_then_sent(registry, tmp_path, smtp):
     assert smtp.handler.data_commands == 3 and len(smtp.handler.received) == 1
 
 
+def test_an_odd_quit_reply_after_acceptance_sends_once(registry, tmp_path, smtp):
+    """smtplib's context manager raises on a non-221 QUIT; a retry then would mail the invoice twice."""
+    service = make_service(registry, tmp_path, smtp.port, [])
+    recorded = service.record(factories.invoice()).invoice
+    smtp.handler.quit_reply = "421 4.3.2 Service shutting down"
+    result = service.send(recorded)
+    assert result.sent and result.attempts == 1 and result.invoice.status is DocumentStatus.SENT
+    assert smtp.handler.data_commands == 1 and len(smtp.handler.received) == 1
+
+
+def test_smtp_retries_are_counted(registry, tmp_path, smtp):
+    from prometheus_client import REGISTRY
+
+    def retries():
+        return REGISTRY.get_sample_value("backoffice_retries_total", {"system": "smtp"}) or 0
+
+    service = make_service(registry, tmp_path, smtp.port, [])
+    recorded = service.record(factories.invoice()).invoice
+    before = retries()
+    smtp.handler.fail_next = 2
+    assert service.send(recorded).sent
+    assert retries() - before == 2
+
+
 def test_smtp_failure_leaves_it_recorded_with_the_error(registry, tmp_path, smtp):
     events: list = []
     service = make_service(registry, tmp_path, smtp.port, events)

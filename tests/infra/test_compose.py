@@ -40,15 +40,47 @@ def test_our_services_run_real_commands_against_the_compose_kafka():
     assert packages <= copied, packages - copied
 
 
+def _metrics_port(service: dict) -> str | None:
+    """The port a service serves /metrics on: the worker's web server, or BACKOFFICE_METRICS_PORT."""
+    env = service.get("environment", {})
+    assert isinstance(env, dict), "environment as a mapping, so the checks here can read it"
+    if env.get("BACKOFFICE_METRICS_PORT"):
+        return str(env["BACKOFFICE_METRICS_PORT"])
+    if (service.get("command") or [None])[0] == "worker" and str(env.get("BACKOFFICE_WEB")) == "1":
+        return str(env.get("BACKOFFICE_WEB_PORT", "6066"))
+    return None
+
+
 def test_prometheus_scrapes_every_service_exposing_metrics():
     targets = {t for job in PROMETHEUS["scrape_configs"] for c in job["static_configs"] for t in c["targets"]}
-    for name, service in _ours().items():
-        port = service.get("environment", {}).get("BACKOFFICE_WEB_PORT") if service.get("command") == ["worker"] \
-            else service.get("environment", {}).get("BACKOFFICE_METRICS_PORT")
-        if port:
-            assert f"{name}:{port}" in targets, name
+    exposing = {name: port for name, service in SERVICES.items() if (port := _metrics_port(service))}
+    assert {"worker", "connector-quickbooks", "connector-xero"} <= set(exposing)
+    unscraped = {f"{name}:{port}" for name, port in exposing.items()} - targets
+    assert not unscraped, f"not scraped by deploy/prometheus.yml: {sorted(unscraped)}"
+    for name, port in exposing.items():
+        assert port in {str(p) for p in SERVICES[name].get("expose", [])}, f"{name} does not expose {port}"
+    for target in targets - {"localhost:9090"}:
+        host, _, port = target.rpartition(":")
+        assert exposing.get(host) == port, f"prometheus scrapes {target}, which serves no metrics"
     assert any(job["job_name"] == "backoffice-worker" for job in PROMETHEUS["scrape_configs"])
-    assert {"connector-quickbooks", "connector-xero"} <= set(SERVICES)
+
+
+def test_the_worker_records_where_the_connectors_read():
+    worker = SERVICES["worker"]
+    env = worker["environment"]
+    store = env["BACKOFFICE_DOCUMENT_STORE"]
+    assert store.startswith("/var/lib/backoffice/") and env["BACKOFFICE_SENT_LOG"].startswith("/var/lib/backoffice/")
+    for name in ("connector-quickbooks", "connector-xero"):
+        assert SERVICES[name]["environment"]["BACKOFFICE_DOCUMENT_STORE"] == store, name
+        assert "backoffice-data:/var/lib/backoffice" in SERVICES[name]["volumes"], name
+    assert "backoffice-data:/var/lib/backoffice" in worker["volumes"]
+    assert env["BACKOFFICE_OPS_TOKENS"] and env["BACKOFFICE_SMTP_HOST"] and env["BACKOFFICE_SMTP_PORT"]
+    smtp_host = env["BACKOFFICE_SMTP_HOST"].removeprefix("${BACKOFFICE_SMTP_HOST:-").removesuffix("}")
+    assert smtp_host in SERVICES and smtp_host in worker["depends_on"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "USER backoffice" in dockerfile and "chown -R backoffice /var/lib/backoffice" in dockerfile
+    for setting in ("BACKOFFICE_DOCUMENT_STORE", "BACKOFFICE_SENT_LOG", "BACKOFFICE_TOKEN_DIR"):
+        assert f"{setting}=/var/lib/backoffice/" in dockerfile, f"{setting} would default under root-owned /app"
 
 
 def test_the_connectors_config_names_registered_systems():

@@ -1,4 +1,7 @@
-"""/metrics, /healthz and /readyz of a real worker process on the test broker."""
+"""/metrics, /healthz and /readyz of a real worker process on the test broker (emailing a real
+SMTP server): families present, and the counters of what the test did moved by exactly that."""
+import datetime as dt
+
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -8,6 +11,7 @@ from infra.broker import free_port
 from schemas.codec import encode
 from schemas.topics import ATS_ACCOUNTS, ATS_PLACEMENTS, ATS_TIMESHEETS
 from simulator.records import account_record, placement_record, timesheet_record
+from tests.documents.smtp import RecordingHandler, SmtpServer
 from tests.workers.harness import WorkerProcess, produce, wait_drained, wait_until
 from tests.workers.test_pipeline import command, outcomes
 from workers.names import ingest_topics
@@ -37,7 +41,13 @@ def _value(samples, name, **labels):
     return sum(v for lab, v in samples.get(name, []) if all(lab.get(k) == x for k, x in labels.items()))
 
 
-def test_worker_metrics_health_and_readiness(kafka_bootstrap, tmp_path, unique_name):
+@pytest.fixture
+def smtp():
+    with SmtpServer(RecordingHandler()) as server:
+        yield server
+
+
+def test_worker_metrics_health_and_readiness(kafka_bootstrap, tmp_path, unique_name, smtp):
     create_topics(kafka_bootstrap)
     t, port = unique_name, free_port()
     produce(kafka_bootstrap, [
@@ -46,7 +56,11 @@ def test_worker_metrics_health_and_readiness(kafka_bootstrap, tmp_path, unique_n
         (ATS_TIMESHEETS, f"{t}:p1".encode(), b"\x00garbage")])
     worker = WorkerProcess(kafka_bootstrap, t, tmp_path, web_port=port,
                            extra_env={"BACKOFFICE_SCHEDULER_INTERVAL": "3600", "BACKOFFICE_LAG_INTERVAL": "1",
-                                      "BACKOFFICE_PAYLINE_GAUGE_INTERVAL": "1"}).start()
+                                      "BACKOFFICE_PAYLINE_GAUGE_INTERVAL": "1",
+                                      "BACKOFFICE_DOCUMENT_STORE": str(tmp_path / "docs"),
+                                      "BACKOFFICE_SENT_LOG": str(tmp_path / "sent"),
+                                      "BACKOFFICE_SMTP_PORT": str(smtp.port), "BACKOFFICE_SMTP_ATTEMPTS": "1",
+                                      "BACKOFFICE_CLOCK": "2026-09-10T12:00:00+00:00"}).start()
     try:
         wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()["status"] == "ok", 60,
                    message="healthz")
@@ -67,9 +81,14 @@ def test_worker_metrics_health_and_readiness(kafka_bootstrap, tmp_path, unique_n
         assert consumed >= 1
 
         produce(kafka_bootstrap, [(ATS_TIMESHEETS, f"{t}:p1".encode(), encode(
-            "TimesheetApproved", timesheet_record(t, "p1", __import__("datetime").date(2026, 9, 6))))])
+            "TimesheetApproved", timesheet_record(t, "p1", dt.date(2026, 9, 6))))])
         produce(kafka_bootstrap, [command(t, f"{t}-gen", "GENERATE")])
-        wait_until(lambda: outcomes(kafka_bootstrap, {f"{t}-gen"}), 60, message="generate outcome")
+        generated = wait_until(lambda: outcomes(kafka_bootstrap, {f"{t}-gen"}), 60, message="generate outcome")
+        [invoice_id] = generated[f"{t}-gen"]["invoice_ids"]
+        for kind in ("RECORD", "SEND"):
+            produce(kafka_bootstrap, [command(t, f"{t}-{kind}", kind, invoice_id=invoice_id)])
+            done = wait_until(lambda kind=kind: outcomes(kafka_bootstrap, {f"{t}-{kind}"}), 60, message=kind)
+            assert done[f"{t}-{kind}"]["ok"] and "left out" not in done[f"{t}-{kind}"]["message"], done
         _, after = wait_until(lambda: (x := _scrape(port)) and
                               _value(x[1], "backoffice_invoices_generated_total", kind="INVOICE") >= 1 and
                               _value(x[1], "backoffice_pay_lines", status="INVOICED") >= 2 and x, 60,
@@ -77,5 +96,13 @@ def test_worker_metrics_health_and_readiness(kafka_bootstrap, tmp_path, unique_n
         assert _value(after, "backoffice_events_consumed_total", topic=ATS_TIMESHEETS) > \
             _value(before, "backoffice_events_consumed_total", topic=ATS_TIMESHEETS)
         assert _value(after, "backoffice_windows_closed_total", outcome="generated") >= 1
+
+        def moved(name, **labels):
+            return _value(after, name, **labels) - _value(before, name, **labels)
+
+        assert moved("backoffice_documents_rendered_total", kind="INVOICE") == 2      # the invoice + timesheet report
+        assert moved("backoffice_document_render_seconds_count") == 1
+        assert moved("backoffice_emails_sent_total", outcome="sent") == 1 and len(smtp.handler.received) == 1
+        assert moved("backoffice_emails_sent_total", outcome="failed") == 0
     finally:
         worker.stop()

@@ -1,0 +1,40 @@
+"""Is the broker reachable? One cheap metadata request, run off the event loop with a short
+timeout and remembered a few seconds, so a burst of /readyz probes costs one round trip."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+from confluent_kafka.admin import AdminClient
+
+
+class BrokerProbe:
+    def __init__(self, bootstrap: str, timeout: float = 2.0, ttl: float = 5.0) -> None:
+        self.bootstrap, self.timeout, self.ttl = bootstrap, timeout, ttl
+        self._admin: AdminClient | None = None
+        self._reason: str | None = None
+        self._at: float | None = None
+        self._lock: asyncio.Lock | None = None
+
+    def check(self) -> str | None:
+        """None when a broker answered a metadata request, else why not (blocking)."""
+        try:
+            if self._admin is None:
+                self._admin = AdminClient({"bootstrap.servers": self.bootstrap})
+            brokers = self._admin.list_topics(timeout=self.timeout).brokers
+        except Exception as exc:    # KafkaException (timeout, transport), bad config: all mean "not ready"
+            return f"broker {self.bootstrap} unreachable: {exc}"
+        return None if brokers else f"broker {self.bootstrap} answered without any broker in its metadata"
+
+    def _fresh(self) -> bool:
+        return self._at is not None and time.monotonic() - self._at < self.ttl
+
+    async def reason(self) -> str | None:
+        if self._fresh():
+            return self._reason
+        self._lock = self._lock or asyncio.Lock()
+        async with self._lock:          # concurrent probes wait for the one request in flight
+            if not self._fresh():
+                self._reason = await asyncio.get_running_loop().run_in_executor(None, self.check)
+                self._at = time.monotonic()
+        return self._reason
