@@ -43,7 +43,7 @@ from connectors.base import (
     SyncStatus,
 )
 from connectors.registry import Registry
-from connectors.runner_jobs import Deliveries, Job, OffsetTracker
+from connectors.runner_jobs import Deliveries, Job, OffsetTracker, action_of, latest_events, sync_record
 from infra.kafka import consumer_config, producer_config
 from infra.readback import read_to_end
 from ops import metrics
@@ -53,16 +53,11 @@ from schemas.topics import BILLING_COMMANDS, BILLING_INVOICES, BILLING_SYNC, con
 
 __all__ = ["ConnectorRunner", "Job", "OffsetTracker"]
 log = logging.getLogger(__name__)
-BOOK_EVENTS, VOID_EVENTS = {"RECORDED", "SENT"}, {"VOIDED"}
 
 
 def _transient(exc: BaseException) -> bool:
     return isinstance(exc, ConnectorError) and not isinstance(exc, (NeedsReauthorization, PermanentError)) \
         and getattr(exc, "resume_at", None) is None
-
-
-def _action(event_type: str) -> str:
-    return "book" if event_type in BOOK_EVENTS else "void" if event_type in VOID_EVENTS else "skip"
 
 
 def _credited(job: Job) -> list[str]:
@@ -134,7 +129,7 @@ class ConnectorRunner:
             self._queue(tenant).put_nowait(job)
         else:
             job.invoice, job.uris = invoice_from_record(rec), tuple(rec.get("document_uris") or ())
-            job.action = _action(rec["event_type"])
+            job.action = action_of(rec["event_type"])
             if job.action == "skip":
                 self._finish(job)
                 return job
@@ -162,28 +157,11 @@ class ConnectorRunner:
         return [j for i, j in self.latest.items() if j.invoice.tenant_id == tenant and
                 (i == rec.get("invoice_id") or (rec.get("batch_id") and j.invoice.batch_id == rec["batch_id"]))]
 
-    def _reread(self, tenant: str) -> list[Job]:
-        """billing.invoices from the start: the latest book/void event of each of the tenant's documents."""
-        found: dict[str, Job] = {}
-        try:
-            for msg in read_to_end(self.bootstrap, BILLING_INVOICES):
-                try:
-                    rec = decode(msg.value()).record
-                except DecodeError:
-                    continue
-                if rec["tenant_id"] == tenant and _action(rec["event_type"]) != "skip":
-                    inv = invoice_from_record(rec)
-                    found[inv.invoice_id] = Job(msg.topic(), msg.partition(), msg.offset(), msg.key(), msg.value(),
-                                                _action(rec["event_type"]), inv, tuple(rec.get("document_uris") or ()))
-        except (RuntimeError, TimeoutError) as exc:
-            log.warning("RESYNC: billing.invoices not re-read: %s", exc)
-        return list(found.values())
-
     async def _resync(self, tenant: str, command: Job) -> None:
         rec = command.command
         wanted = self._wanted(tenant, rec)
         if rec.get("batch_id") or not wanted:
-            for job in await asyncio.get_running_loop().run_in_executor(None, self._reread, tenant):
+            for job in await asyncio.get_running_loop().run_in_executor(None, latest_events, self.bootstrap, tenant):
                 mine = self.latest.get(job.invoice.invoice_id)
                 if mine is None or (mine.partition, mine.offset) < (job.partition, job.offset):
                     self.latest[job.invoice.invoice_id] = job
@@ -382,20 +360,11 @@ class ConnectorRunner:
 
     # -- results -----------------------------------------------------------------------------
     def _result(self, job: Job, outcome: SyncOutcome, tracked: bool = True) -> None:
-        inv = job.invoice
-        ext = outcome.external
-        event_id = f"{self.system}:{inv.invoice_id}:{inv.version}:{outcome.status.value}:{job.action}"
-        if job.parent is not None:             # a RESYNC: a fresh event, not a duplicate of the first
-            event_id += f":resync:{job.parent.command['command_id']}"
-        record = {"event_id": event_id, "tenant_id": inv.tenant_id, "occurred_at": dt.datetime.now(dt.timezone.utc),
-                  "invoice_id": inv.invoice_id, "number": inv.number, "system": self.system,
-                  "external_id": ext.external_id if ext else None, "status": outcome.status.value,
-                  "error": outcome.error, "attempts": outcome.attempts}
-        value = encode("SyncResult", record)
+        key, value = job.invoice.invoice_id.encode(), encode("SyncResult", sync_record(self.system, job, outcome))
         if tracked:
-            self.deliveries.produce(job, BILLING_SYNC, inv.invoice_id.encode(), value)
+            self.deliveries.produce(job, BILLING_SYNC, key, value)
         else:
-            self.producer.produce(BILLING_SYNC, key=inv.invoice_id.encode(), value=value)
+            self.producer.produce(BILLING_SYNC, key=key, value=value)
         job.handled = True
 
     def _fail(self, job: Job, exc: BaseException, outcome: SyncOutcome | None = None) -> None:

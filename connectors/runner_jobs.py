@@ -7,6 +7,7 @@ calls `finish(job)` only when every one of them was delivered without error.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections import defaultdict, deque
 from dataclasses import dataclass
@@ -14,8 +15,17 @@ from dataclasses import dataclass
 from confluent_kafka import TopicPartition
 
 from backoffice.model import Invoice
+from infra.readback import read_to_end
+from schemas.codec import DecodeError, decode
+from schemas.mapping import invoice_from_record
+from schemas.topics import BILLING_INVOICES
 
 log = logging.getLogger(__name__)
+BOOK_EVENTS, VOID_EVENTS = {"RECORDED", "SENT"}, {"VOIDED"}
+
+
+def action_of(event_type: str) -> str:
+    return "book" if event_type in BOOK_EVENTS else "void" if event_type in VOID_EVENTS else "skip"
 
 
 @dataclass(eq=False)
@@ -113,3 +123,34 @@ class Deliveries:
     @property
     def open(self) -> int:
         return len(self._open)
+
+
+def sync_record(system: str, job: Job, outcome) -> dict:
+    """The billing.sync event of a job's outcome; a RESYNC's is a fresh event, not a duplicate."""
+    inv, ext = job.invoice, outcome.external
+    event_id = f"{system}:{inv.invoice_id}:{inv.version}:{outcome.status.value}:{job.action}"
+    if job.parent is not None:
+        event_id += f":resync:{job.parent.command['command_id']}"
+    return {"event_id": event_id, "tenant_id": inv.tenant_id, "occurred_at": dt.datetime.now(dt.timezone.utc),
+            "invoice_id": inv.invoice_id, "number": inv.number, "system": system,
+            "external_id": ext.external_id if ext else None, "status": outcome.status.value,
+            "error": outcome.error, "attempts": outcome.attempts}
+
+
+def latest_events(bootstrap: str, tenant: str) -> list[Job]:
+    """billing.invoices from the start: the latest book/void event of each of the tenant's documents
+    (what a RESYNC needs after a restart, when this process has not seen them)."""
+    found: dict[str, Job] = {}
+    try:
+        for msg in read_to_end(bootstrap, BILLING_INVOICES):
+            try:
+                rec = decode(msg.value()).record
+            except DecodeError:
+                continue
+            if rec["tenant_id"] == tenant and action_of(rec["event_type"]) != "skip":
+                inv = invoice_from_record(rec)
+                found[inv.invoice_id] = Job(msg.topic(), msg.partition(), msg.offset(), msg.key(), msg.value(),
+                                            action_of(rec["event_type"]), inv, tuple(rec.get("document_uris") or ()))
+    except (RuntimeError, TimeoutError) as exc:
+        log.warning("RESYNC: billing.invoices not re-read: %s", exc)
+    return list(found.values())
