@@ -1,7 +1,5 @@
 """The connector worker as a real process: billing.invoices in, Xero (loopback test server)
 and billing.sync out. Exactly once across a kill -9; a revoked tenant pauses alone."""
-import dataclasses
-import datetime as dt
 import os
 import signal
 import subprocess
@@ -15,11 +13,9 @@ from connectors.oauth import seed
 from connectors.runner import OffsetTracker, Job
 from connectors.tokens import FernetFileStore
 from infra.admin import create_topics
-from infra.readback import read_to_end
-from schemas.codec import decode, encode
-from schemas.mapping import invoice_to_record
-from schemas.topics import BILLING_INVOICES, BILLING_SYNC
+from schemas.topics import BILLING_INVOICES
 from tests.connectors import xero_workload as workload
+from tests.connectors.runner_harness import events, sync_results
 from tests.connectors.qbo_server import Limits as QboLimits, QboTestServer
 from tests.connectors.xero_server import Limits, XeroTestServer
 from tests.workers.harness import ROOT, produce, wait_until
@@ -27,20 +23,7 @@ from tests.workers.harness import ROOT, produce, wait_until
 pytestmark = pytest.mark.integration
 
 
-def _events(tenant, invoices, event_type="RECORDED"):
-    at = dt.datetime(2026, 11, 20, tzinfo=dt.timezone.utc)
-    return [(BILLING_INVOICES, inv.invoice_id.encode(), encode("InvoiceEvent", invoice_to_record(
-        dataclasses.replace(inv, tenant_id=tenant), event_id=f"{inv.invoice_id}:{event_type}", event_type=event_type,
-        occurred_at=at))) for inv in invoices]
-
-
-def _sync(bootstrap, tenants):
-    out = {}
-    for m in read_to_end(bootstrap, BILLING_SYNC):
-        rec = decode(m.value()).record
-        if rec["tenant_id"] in tenants:
-            out.setdefault(rec["tenant_id"], []).append(rec)
-    return out
+_events, _sync = events, sync_results       # shared with the in-process runner tests
 
 
 def _start(system, env, log):
