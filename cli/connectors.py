@@ -15,7 +15,9 @@ from cli.main import cli
 @click.argument("name")
 @click.option("--attempts", type=int, default=5, show_default=True, help="Retry budget per document batch.")
 @click.option("--backoff", type=float, default=1.0, show_default=True, help="First retry wait (seconds).")
-def connector(name, attempts, backoff) -> None:
+@click.option("--reauth-check", type=float, default=30.0, show_default=True,
+              help="How often a tenant paused for NEEDS_REAUTH re-reads its token store (seconds).")
+def connector(name, attempts, backoff, reauth_check) -> None:
     """Sync billing.invoices into the AR/GL system NAME for every tenant configured for it."""
     from connectors.registry import ConfigError, Registry, load_connections
     from connectors.runner import ConnectorRunner
@@ -33,6 +35,7 @@ def connector(name, attempts, backoff) -> None:
         start_metrics_server(int(os.environ["BACKOFFICE_METRICS_PORT"]), bootstrap)
     store_dir = os.environ.get("BACKOFFICE_DOCUMENT_STORE")
     runner = ConnectorRunner(name, bootstrap, registry, attempts=attempts, backoff_initial=backoff,
+                             reauth_check=reauth_check,
                              document_store=LocalDocumentStore(store_dir) if store_dir else None)
 
     async def main() -> None:

@@ -2,8 +2,8 @@
 
 QBO allows 500 requests a minute and 10 in flight per realm; we keep inside both on our
 side (a semaphore and the same sliding window as the Xero client). A `Fault` body is an
-error even under HTTP 200. 401 refreshes the token (at most three times a call) and resends with the same
-`requestid`; 429 (JSON or XML body) waits `Retry-After` or the configured time; 5xx and
+error even under HTTP 200. 401 refreshes the token once and resends with the same `requestid`
+(a second 401 is an error the runner retries, still with that `requestid`); 429 (JSON or XML body) waits `Retry-After` or the configured time; 5xx and
 lost reads are retried with jittered exponential backoff; a write whose answer was lost
 raises UnknownOutcome so the caller looks the document up before resending.
 """
@@ -69,6 +69,7 @@ class QboHttp:
         self._concurrency = asyncio.Semaphore(limits.concurrency)
         self._window = SlidingWindow(limits.calls_per_minute, limits.minute_seconds)
         self.calls = self.rate_limited = 0
+        self.waits: list[float] = []            # seconds waited per 429 (Retry-After or the fallback)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -92,12 +93,12 @@ class QboHttp:
             raise ConnectorError(f"QuickBooks {method} {path} kept failing: {exc}") from exc
 
     async def _authorised(self, method, path, params, json, files) -> Any:
-        token = await self._tokens.access_token()
-        refreshes, waits = 0, 0
+        stale, refreshed, waits = None, False, 0
         while True:
-            response = await self._send(method, path, params, json, files, token)
-            if response.status_code == 401 and refreshes < 3:     # expired meanwhile: refresh, same requestid
-                token, refreshes = await self._tokens.refreshed(token), refreshes + 1
+            response, token = await self._send(method, path, params, json, files, stale)
+            stale = None
+            if response.status_code == 401 and not refreshed:     # expired meanwhile: refresh once, same requestid
+                stale, refreshed = token, True
                 continue
             if response.status_code == 429:
                 waits += 1
@@ -109,18 +110,22 @@ class QboHttp:
                     wait = float(response.headers.get("Retry-After", ""))
                 except ValueError:
                     wait = self.limits.rate_limit_wait
+                self.waits.append(wait)
                 self._window.block_for(wait)
                 continue
             return self._decode(method, path, response)
 
-    async def _send(self, method, path, params, json, files, token) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    async def _send(self, method, path, params, json, files, stale) -> tuple[httpx.Response, str]:
+        """The token is taken once a slot is free, so calls queued behind the semaphore do not all
+        go out with a token that expired while they waited."""
         async with self._concurrency:
+            token = await (self._tokens.refreshed(stale) if stale else self._tokens.access_token())
+            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
             await self._window.acquire()
             try:
                 self.calls += 1
                 return await self._client.request(method, path, params=params, json=json, files=files,
-                                                  headers=headers)
+                                                  headers=headers), token
             except httpx.TransportError as exc:
                 if method == "GET":
                     raise _ServerFault(f"{type(exc).__name__}: {exc}") from exc

@@ -5,7 +5,9 @@
   characters), lines as SalesItemLineDetail with ItemRef, Qty, UnitPrice, Amount, Description
   and TaxCodeRef TAX/NON. Credit memos carry positive amounts (QBO's convention; ours are
   negative); a linked credit memo names the invoice(s) it credits in PrivateNote and
-  CustomerMemo (QBO has no allocation on create; applying it is the AR clerk's call).
+  CustomerMemo and is applied to them by a zero-amount Payment (QBO's documented way:
+  Payment lines whose LinkedTxn name the Invoice and the CreditMemo), one per credited
+  invoice, with its own `requestid` so a retry applies nothing twice.
 - Customers by DisplayName through the query endpoint (quotes escaped) or created; items
   per line category likewise.
 - Duplicate DocNumber (Fault 6140) and any lost answer are reconciled by
@@ -30,6 +32,7 @@ from connectors.base import (
 )
 from connectors.qbo_http import DUPLICATE_NUMBER, STALE_OBJECT, QboFault, QboHttp, QboLimits, fault_of
 from connectors.xero_http import UnknownOutcome
+from connectors.xero_payload import allocation_amounts
 
 ENTITY = {DocumentKind.INVOICE: "Invoice", DocumentKind.CREDIT_MEMO: "CreditMemo"}
 ITEM_NAMES = {LineCategory.TIMESHEETS: "Timesheet hours", LineCategory.PRODUCTS_SERVICES: "Products & services"}
@@ -180,7 +183,21 @@ class QuickBooksConnector:
         return await self._create(doc, customer)
 
     async def create_credit_memo(self, doc: OutgoingDocument, customer: CustomerRef) -> ExternalDocument:
-        return await self._create(doc, customer)
+        memo = await self._create(doc, customer)
+        await self.apply_credit(doc, memo, customer)
+        return memo
+
+    async def apply_credit(self, doc: OutgoingDocument, memo: ExternalDocument, customer: CustomerRef) -> None:
+        """Allocate a linked credit memo: a Payment of 0 whose lines link the invoice and the memo."""
+        for invoice_ext, amount in allocation_amounts(doc.invoice, doc.credited_external_ids):
+            data = {"CustomerRef": {"value": customer.external_id}, "TotalAmt": 0,
+                    "TxnDate": doc.invoice.issue_date.isoformat(),
+                    "PrivateNote": f"backoffice {doc.invoice.invoice_id} applies {doc.invoice.number}",
+                    "Line": [{"Amount": float(amount), "LinkedTxn": [{"TxnId": invoice_ext, "TxnType": "Invoice"}]},
+                             {"Amount": float(amount), "LinkedTxn": [{"TxnId": memo.external_id,
+                                                                      "TxnType": "CreditMemo"}]}]}
+            await self._create_reconciled("/payment", data, self._key(f"{doc.invoice.invoice_id}>{invoice_ext}",
+                                                                      "apply"), _nothing_found)
 
     async def attach_pdf(self, external: ExternalDocument, name: str, pdf: bytes) -> None:
         entity = "CreditMemo" if external.kind == DocumentKind.CREDIT_MEMO.value else "Invoice"
@@ -199,6 +216,8 @@ class QuickBooksConnector:
         entity = "CreditMemo" if external.kind == DocumentKind.CREDIT_MEMO.value else "Invoice"
         operation = "delete" if entity == "CreditMemo" else "void"
         token = external.version_token
+        if token is None:            # not known here (e.g. after a restart): read the current one
+            token = (await self.http.call("GET", f"/{entity.lower()}/{external.external_id}"))[entity]["SyncToken"]
         for attempt in range(2):
             try:
                 body = await self.http.call("POST", f"/{entity.lower()}", params={"operation": operation},
@@ -230,6 +249,7 @@ class QuickBooksConnector:
         for chunk_results in await asyncio.gather(*(self._batch(c, customers) for c in chunks)):
             results.update(chunk_results)
         await asyncio.gather(*(self._attach(d, results) for d in docs if d.pdf is not None))
+        await asyncio.gather(*(self._apply(d, results, customers) for d in docs if d.credited_external_ids))
         return [SyncOutcome(d.invoice.invoice_id, SyncStatus.SYNCED, external=results[d.invoice.invoice_id])
                 if isinstance(results[d.invoice.invoice_id], ExternalDocument) else
                 SyncOutcome(d.invoice.invoice_id, SyncStatus.FAILED, error=str(results[d.invoice.invoice_id]))
@@ -240,6 +260,14 @@ class QuickBooksConnector:
         if isinstance(external, ExternalDocument):
             try:
                 await self.attach_pdf(external, doc.pdf_name or f"{external.number}.pdf", doc.pdf)
+            except PermanentError as exc:
+                results[doc.invoice.invoice_id] = exc
+
+    async def _apply(self, doc: OutgoingDocument, results: dict, customers: dict) -> None:
+        memo = results[doc.invoice.invoice_id]
+        if isinstance(memo, ExternalDocument):
+            try:
+                await self.apply_credit(doc, memo, customers[doc.invoice.invoice_id])
             except PermanentError as exc:
                 results[doc.invoice.invoice_id] = exc
 
@@ -280,3 +308,8 @@ class QuickBooksConnector:
             except PermanentError as exc:
                 out[doc.invoice.invoice_id] = exc
         return out
+
+
+async def _nothing_found() -> list:
+    """A Payment has no number to look up: an unknown outcome is resent with the same requestid."""
+    return []

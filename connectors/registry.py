@@ -111,6 +111,17 @@ class Registry:
             self._built[tenant_id] = FACTORIES[self.system](conn, tokens)
         return self._built[tenant_id]
 
+    def reauthorized(self, tenant_id: str) -> bool:
+        """Does the token store hold a usable grant for the tenant again (after `backoffice connect`)?"""
+        tokens = self.store.load(self.connections[tenant_id].key)
+        return tokens is not None and not tokens.needs_reauth
+
+    async def reset(self, tenant_id: str) -> None:
+        """Forget the tenant's connector, so the next call starts from the token store."""
+        built = self._built.pop(tenant_id, None)
+        if built is not None:
+            await built.aclose()
+
     async def aclose(self) -> None:
         for c in self._built.values():
             await c.aclose()

@@ -9,34 +9,41 @@ Exactly once: the runner skips documents billing.sync already shows SYNCED (read
 then kept from its own results), and the connectors make every write idempotent on the
 vendor's side (deterministic request ids, lookup by number before re-creating), so a
 replay after a crash -- even a kill -9 between the vendor's commit and our offset
-commit -- books nothing twice. Offsets are committed per partition only below the lowest
-document not finished yet.
+commit -- books nothing twice. "Already synced?" is decided when the tenant's queue
+processes the event (events of one document in order), never when it is routed, so a
+VOIDED that arrives with its RECORDED voids what the RECORDED booked. Within a window
+invoices are booked before credit memos; a memo whose invoice is not synced yet waits
+(later events of that memo wait behind it) and fails if the invoice failed or never comes:
+a linked memo is never booked unallocated. Offsets are committed per partition only below
+the lowest message whose outcome the broker has not confirmed yet (runner_jobs.Deliveries).
 
 Isolation: one queue and task per tenant. A rate limit, a slow vendor, a daily-limit pause
-or a revoked grant (NEEDS_REAUTH: the tenant stops, its offsets stay uncommitted) only
-holds that tenant's documents. After the retry budget (exponential backoff with jitter) a
-document is reported FAILED and dead-lettered to connector.NAME.dlq with its bytes.
-RESYNC commands on billing.commands re-send the latest known event of an invoice (or of
-every invoice of a batch), still exactly once in the ledger.
+or a revoked grant (NEEDS_REAUTH: the tenant stops, its offsets stay uncommitted, and it
+resumes once its token store holds a grant again -- checked periodically and on RESYNC)
+only holds that tenant's documents. After the retry budget (exponential backoff with
+jitter) a document is reported FAILED and dead-lettered to connector.NAME.dlq with its bytes.
+RESYNC commands on billing.commands re-send the latest event of an invoice (or of every
+invoice of a batch; billing.invoices is re-read when this process has not seen it), still
+exactly once in the ledger, with a fresh SYNCED event.
 """
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 import time
-from collections import defaultdict
-from dataclasses import dataclass
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from backoffice.model import Invoice
+from backoffice.model import DocumentKind
 from connectors.base import (
     ConnectorError, ExternalDocument, NeedsReauthorization, OutgoingDocument, PermanentError, SyncOutcome,
     SyncStatus,
 )
 from connectors.registry import Registry
+from connectors.runner_jobs import Deliveries, Job, OffsetTracker, action_of, latest_events, sync_record
 from infra.kafka import consumer_config, producer_config
 from infra.readback import read_to_end
 from ops import metrics
@@ -44,49 +51,8 @@ from schemas.codec import DecodeError, decode, encode
 from schemas.mapping import dead_letter_record, invoice_from_record
 from schemas.topics import BILLING_COMMANDS, BILLING_INVOICES, BILLING_SYNC, connector_dead_letter_topic
 
+__all__ = ["ConnectorRunner", "Job", "OffsetTracker"]
 log = logging.getLogger(__name__)
-BOOK_EVENTS, VOID_EVENTS = {"RECORDED", "SENT"}, {"VOIDED"}
-
-
-@dataclass
-class Job:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
-    action: str                      # "book" | "void" | "skip"
-    invoice: Invoice | None = None
-    uris: tuple[str, ...] = ()
-
-
-class OffsetTracker:
-    """Per partition: commit below the lowest offset still in flight."""
-
-    def __init__(self) -> None:
-        self.pending: dict[tuple[str, int], set[int]] = defaultdict(set)
-        self.high: dict[tuple[str, int], int] = {}
-        self.committed: dict[tuple[str, int], int] = {}
-
-    def add(self, job: Job) -> None:
-        key = (job.topic, job.partition)
-        self.pending[key].add(job.offset)
-        self.high[key] = max(self.high.get(key, -1), job.offset)
-
-    def done(self, job: Job) -> None:
-        self.pending[(job.topic, job.partition)].discard(job.offset)
-
-    def to_commit(self) -> list[TopicPartition]:
-        out = []
-        for key, high in self.high.items():
-            position = min(self.pending[key]) if self.pending[key] else high + 1
-            if position > self.committed.get(key, -1):
-                out.append(TopicPartition(key[0], key[1], position))
-        return out
-
-    def mark_committed(self, parts: list[TopicPartition]) -> None:
-        for tp in parts:
-            self.committed[(tp.topic, tp.partition)] = tp.offset
 
 
 def _transient(exc: BaseException) -> bool:
@@ -94,32 +60,53 @@ def _transient(exc: BaseException) -> bool:
         and getattr(exc, "resume_at", None) is None
 
 
+def _credited(job: Job) -> list[str]:
+    return list(dict.fromkeys(ln.credited_invoice_id for ln in job.invoice.lines if ln.credited_invoice_id))
+
+
 class ConnectorRunner:
     def __init__(self, system: str, bootstrap: str, registry: Registry, *, document_store=None,
                  attempts: int = 5, backoff_initial: float = 1.0, backoff_max: float = 60.0, batch: int = 50,
-                 group: str | None = None) -> None:
+                 group: str | None = None, reauth_check: float = 30.0, defer_limit: int = 8) -> None:
         self.system, self.bootstrap, self.registry = system, bootstrap, registry
         self.documents = document_store
         self.attempts, self.backoff = attempts, (backoff_initial, backoff_max)
         self.batch, self.group = batch, group or f"backoffice-connector-{system}"
-        self.synced: dict[str, ExternalDocument] = {}
+        self.reauth_check, self.defer_limit = reauth_check, defer_limit
+        self.synced: dict[str, ExternalDocument] = {}     # kind/number come from the event when used
+        self.failed: set[str] = set()
         self.latest: dict[str, Job] = {}
         self.paused: dict[str, str] = {}
+        self.front: dict[str, list[Job]] = {}             # per tenant: run before the queue (parked, released)
+        self.held: dict[str, tuple[Job, list[Job]]] = {}  # document id -> (deferred memo, jobs behind it)
+        self.wake: dict[str, asyncio.Event] = {}
         self.offsets = OffsetTracker()
         self.queues: dict[str, asyncio.Queue] = {}
         self.tasks: dict[str, asyncio.Task] = {}
         self.producer = Producer(producer_config(bootstrap))
+        self.deliveries = Deliveries(self.producer, self._finish)
 
     # -- state from billing.sync -------------------------------------------------------
     def load_synced(self) -> None:
         try:
             for msg in read_to_end(self.bootstrap, BILLING_SYNC):
                 rec = decode(msg.value()).record
-                if rec["system"] == self.system and rec["status"] == "SYNCED" and rec["external_id"]:
+                if rec["system"] != self.system:
+                    continue
+                if rec["status"] == "SYNCED" and rec["external_id"]:
                     self.synced[rec["invoice_id"]] = ExternalDocument(self.system, rec["external_id"],
-                                                                      rec["number"] or "", "INVOICE")
+                                                                      rec["number"] or "", "")
+                    self.failed.discard(rec["invoice_id"])
+                elif rec["status"] == "FAILED" and rec["invoice_id"] not in self.synced:
+                    self.failed.add(rec["invoice_id"])
         except (RuntimeError, KeyError, DecodeError) as exc:        # an empty or new topic
             log.info("no sync history read: %s", exc)
+
+    def _known(self, job: Job) -> ExternalDocument:
+        """The synced document as void needs it: kind and number from our event (billing.sync
+        does not carry the kind); a missing QBO SyncToken is looked up by the connector."""
+        ext = self.synced[job.invoice.invoice_id]
+        return dataclasses.replace(ext, kind=job.invoice.kind.value, number=ext.number or job.invoice.number or "")
 
     # -- routing -------------------------------------------------------------------------
     def route(self, msg) -> Job:
@@ -128,39 +115,36 @@ class ConnectorRunner:
         try:
             rec = decode(job.value, topic=job.topic, partition=job.partition, offset=job.offset).record
         except DecodeError as exc:
-            self._dead_letter(job, exc, "")
-            self.offsets.done(job)
-            return job
-        if job.topic == BILLING_COMMANDS:
-            self._resync(rec)
-            self.offsets.done(job)
+            self._dead_letter(job, exc, "")       # finished once the dead letter is confirmed
             return job
         tenant = rec["tenant_id"]
         if not self.registry.serves(tenant):
-            self.offsets.done(job)
-            return job
-        invoice = invoice_from_record(rec)
-        job.invoice, job.uris = invoice, tuple(rec.get("document_uris") or ())
-        if rec["event_type"] in BOOK_EVENTS and invoice.invoice_id not in self.synced:
-            job.action = "book"
-        elif rec["event_type"] in VOID_EVENTS and invoice.invoice_id in self.synced:
-            job.action = "void"
-        if job.action == "skip":
-            self.offsets.done(job)
-            return job
-        self.latest[invoice.invoice_id] = job
-        self._queue(tenant).put_nowait(job)
+            self._finish(job)
+        elif job.topic == BILLING_COMMANDS:
+            if rec["command"] != "RESYNC":
+                self._finish(job)
+                return job
+            job.action, job.command = "resync", rec
+            self.wake.setdefault(tenant, asyncio.Event()).set()        # a paused tenant re-checks its grant
+            self._queue(tenant).put_nowait(job)
+        else:
+            job.invoice, job.uris = invoice_from_record(rec), tuple(rec.get("document_uris") or ())
+            job.action = action_of(rec["event_type"])
+            if job.action == "skip":
+                self._finish(job)
+                return job
+            self.latest[job.invoice.invoice_id] = job
+            self._queue(tenant).put_nowait(job)
         return job
 
-    def _resync(self, rec: dict) -> None:
-        if rec["command"] != "RESYNC" or not self.registry.serves(rec["tenant_id"]):
+    def _finish(self, job: Job) -> None:
+        job.handled = True
+        if job.parent is None:
+            self.offsets.done(job)
             return
-        wanted = [j for i, j in self.latest.items() if i == rec.get("invoice_id")
-                  or (rec.get("batch_id") and j.invoice and j.invoice.batch_id == rec["batch_id"])]
-        for job in wanted:
-            again = Job(job.topic, job.partition, job.offset, job.key, job.value, "book", job.invoice, job.uris)
-            self.synced.pop(job.invoice.invoice_id, None)      # the vendor lookup keeps it exactly once
-            self._queue(rec["tenant_id"]).put_nowait(again)
+        job.parent.children -= 1
+        if job.parent.children == 0:
+            self._finish(job.parent)
 
     def _queue(self, tenant: str) -> asyncio.Queue:
         if tenant not in self.queues:
@@ -168,48 +152,160 @@ class ConnectorRunner:
             self.tasks[tenant] = asyncio.create_task(self._tenant_loop(tenant), name=f"tenant-{tenant}")
         return self.queues[tenant]
 
+    # -- RESYNC --------------------------------------------------------------------------
+    def _wanted(self, tenant: str, rec: dict) -> list[Job]:
+        return [j for i, j in self.latest.items() if j.invoice.tenant_id == tenant and
+                (i == rec.get("invoice_id") or (rec.get("batch_id") and j.invoice.batch_id == rec["batch_id"]))]
+
+    async def _resync(self, tenant: str, command: Job) -> None:
+        rec = command.command
+        wanted = self._wanted(tenant, rec)
+        if rec.get("batch_id") or not wanted:
+            for job in await asyncio.get_running_loop().run_in_executor(None, latest_events, self.bootstrap, tenant):
+                mine = self.latest.get(job.invoice.invoice_id)
+                if mine is None or (mine.partition, mine.offset) < (job.partition, job.offset):
+                    self.latest[job.invoice.invoice_id] = job
+            wanted = self._wanted(tenant, rec)
+        command.children = len(wanted)
+        for job in wanted:
+            self._queue(tenant).put_nowait(job.again(command))
+        if not wanted:
+            log.info("RESYNC %s: no document found", rec.get("invoice_id") or rec.get("batch_id"))
+            self._finish(command)
+        command.handled = True
+
     # -- one tenant ------------------------------------------------------------------------
     async def _tenant_loop(self, tenant: str) -> None:
         queue = self.queues[tenant]
-        while tenant not in self.paused:
-            jobs = [await queue.get()]
-            while len(jobs) < self.batch and not queue.empty() and queue._queue[0].action == jobs[0].action:
-                jobs.append(queue.get_nowait())
+        while True:
+            if tenant in self.paused:
+                await self._await_reauthorization(tenant)
+                continue
+            jobs = await self._take(tenant, queue)
             try:
                 await self._process(tenant, jobs)
             except NeedsReauthorization as exc:
                 self.paused[tenant] = str(exc)
-                for job in jobs:
-                    self._result(job, SyncOutcome(job.invoice.invoice_id, SyncStatus.NEEDS_REAUTH, error=str(exc)))
-                self.producer.flush(30)
-                log.warning("tenant %s paused: %s", tenant, exc)       # its offsets stay uncommitted
+                parked = [j for j in jobs if not j.handled]
+                self.front[tenant] = parked + self.front.get(tenant, [])
+                for job in parked:          # reported, not finished: the offsets stay uncommitted
+                    if job.invoice is not None:
+                        self._result(job, SyncOutcome(job.invoice.invoice_id, SyncStatus.NEEDS_REAUTH,
+                                                      error=str(exc)), tracked=False)
+                await self.deliveries.flush()
+                log.warning("tenant %s paused: %s", tenant, exc)
             except Exception as exc:         # never let one tenant's surprise stop the process
                 log.exception("tenant %s: %s", tenant, exc)
                 for job in jobs:
-                    self._fail(job, exc)
+                    if not job.handled:
+                        self._fail(job, exc)
+                await self.deliveries.flush()
 
-    async def _process(self, tenant: str, jobs: list[Job]) -> None:
-        if jobs[0].action == "book":          # a RECORDED and a SENT of one document: book it once
-            for job in [j for j in jobs if j.invoice.invoice_id in self.synced]:
-                self.offsets.done(job)
-            jobs = [j for j in jobs if j.invoice.invoice_id not in self.synced]
-            unique = list({j.invoice.invoice_id: j for j in jobs}.values())
-            kept = {id(j) for j in unique}
-            dupes, jobs = [j for j in jobs if id(j) not in kept], unique
-            if not jobs:
-                return
-            await self._call_and_report(tenant, jobs)
-            for job in dupes:                  # done together with the one that was booked
-                self.offsets.done(job)
-            return
-        await self._call_and_report(tenant, jobs)
+    async def _await_reauthorization(self, tenant: str) -> None:
+        event = self.wake.setdefault(tenant, asyncio.Event())
+        try:
+            await asyncio.wait_for(event.wait(), self.reauth_check)
+        except asyncio.TimeoutError:
+            pass
+        event.clear()
+        if await asyncio.get_running_loop().run_in_executor(None, self.registry.reauthorized, tenant):
+            await self.registry.reset(tenant)
+            del self.paused[tenant]
+            log.info("tenant %s holds a grant again: resuming", tenant)
 
-    async def _call_and_report(self, tenant: str, jobs: list[Job]) -> None:
+    async def _take(self, tenant: str, queue: asyncio.Queue) -> list[Job]:
+        front = self.front.pop(tenant, [])
+        jobs = front[:self.batch] if front else [await queue.get()]
+        if front[self.batch:]:
+            self.front[tenant] = front[self.batch:]
+        while len(jobs) < self.batch and not queue.empty():
+            jobs.append(queue.get_nowait())
+        for job in jobs:
+            job.handled = False
+        return jobs
+
+    async def _process(self, tenant: str, window: list[Job]) -> None:
+        for command in [j for j in window if j.action == "resync"]:
+            await self._resync(tenant, command)
+        jobs = self._hold([j for j in window if j.action != "resync"])
+        cut = next((i for i, j in enumerate(jobs) if j.action == "book" and any(
+            e.action == "void" and e.invoice.invoice_id == j.invoice.invoice_id for e in jobs[:i])), len(jobs))
+        jobs, rest = jobs[:cut], jobs[cut:]     # a booking after a void of the same document: next round
+        books = [j for j in jobs if j.action == "book"]
+        await self._book(tenant, [j for j in books if j.invoice.kind is not DocumentKind.CREDIT_MEMO])
+        await self._book(tenant, [j for j in books if j.invoice.kind is DocumentKind.CREDIT_MEMO])
+        await self._void(tenant, self._hold([j for j in jobs if j.action == "void"]))
+        if rest:
+            await self._process(tenant, rest)
+
+    def _hold(self, jobs: list[Job]) -> list[Job]:
+        """Events of a document whose credit memo waits for its invoice queue up behind it."""
+        out = []
+        for job in jobs:
+            owner = self.held.get(job.invoice.invoice_id)
+            if owner is not None and owner[0] is not job:
+                owner[1].append(job)
+                job.handled = True
+            else:
+                out.append(job)
+        return out
+
+    async def _book(self, tenant: str, jobs: list[Job]) -> None:
+        todo, seen = [], set()
+        for job in jobs:
+            iid = job.invoice.invoice_id
+            if (iid in self.synced and not job.force) or iid in seen:     # a RECORDED and a SENT: once
+                self._finish(job)
+                self._release(tenant, job)
+                continue
+            missing = [c for c in _credited(job) if c not in self.synced]
+            if not missing:
+                seen.add(iid)
+                todo.append(job)
+            elif job.defers < self.defer_limit and not any(c in self.failed for c in missing):
+                self._defer(tenant, job)
+            else:
+                self._fail(job, PermanentError(f"credit memo {job.invoice.number}: credited invoice(s) "
+                                               f"{', '.join(missing)} not synced to {self.system}; "
+                                               f"not booking it unallocated"))
+                self._release(tenant, job)
+        if todo:
+            await self._call_and_report(tenant, todo, "book")
+            for job in todo:
+                self._release(tenant, job)
+        await self.deliveries.flush()
+
+    def _defer(self, tenant: str, job: Job) -> None:
+        job.defers += 1
+        job.handled = True
+        self.held.setdefault(job.invoice.invoice_id, (job, []))
+        delay = min(self.backoff[1], self.backoff[0] * 2 ** (job.defers - 1))
+        asyncio.get_running_loop().call_later(delay, self._queue(tenant).put_nowait, job)
+
+    def _release(self, tenant: str, job: Job) -> None:
+        owner = self.held.get(job.invoice.invoice_id)
+        if owner is not None and owner[0] is job:
+            del self.held[job.invoice.invoice_id]
+            self.front[tenant] = self.front.get(tenant, []) + owner[1]
+
+    async def _void(self, tenant: str, jobs: list[Job]) -> None:
+        todo, seen = [], set()
+        for job in jobs:
+            if job.invoice.invoice_id not in self.synced or job.invoice.invoice_id in seen:   # nothing booked
+                self._finish(job)
+            else:
+                seen.add(job.invoice.invoice_id)
+                todo.append(job)
+        if todo:
+            await self._call_and_report(tenant, todo, "void")
+            await self.deliveries.flush()
+
+    async def _call_and_report(self, tenant: str, jobs: list[Job], action: str) -> None:
         connector = self.registry.connector(tenant)
         started = time.monotonic()
         while True:
             try:
-                outcomes = await self._with_retries(lambda: self._call(connector, jobs))
+                outcomes = await self._with_retries(lambda: self._call(connector, jobs, action))
                 break
             except ConnectorError as exc:
                 resume_at = getattr(exc, "resume_at", None)
@@ -229,11 +325,10 @@ class ConnectorRunner:
             metrics.record_sync(self.system, outcome.status.value, seconds)
             if outcome.status is SyncStatus.SYNCED:
                 self.synced[job.invoice.invoice_id] = outcome.external
+                self.failed.discard(job.invoice.invoice_id)
                 self._result(job, outcome)
-                self.offsets.done(job)
             else:
                 self._fail(job, ConnectorError(outcome.error or "failed"), outcome)
-        self.producer.flush(30)
 
     async def _with_retries(self, call):
         async for attempt in AsyncRetrying(stop=stop_after_attempt(self.attempts), reraise=True,
@@ -244,11 +339,11 @@ class ConnectorRunner:
                     metrics.record_retry(self.system)
                 return await call()
 
-    async def _call(self, connector, jobs: list[Job]) -> list[SyncOutcome]:
-        if jobs[0].action == "void":
+    async def _call(self, connector, jobs: list[Job], action: str) -> list[SyncOutcome]:
+        if action == "void":
             out = []
             for job in jobs:
-                external = await connector.void(self.synced[job.invoice.invoice_id])
+                external = await connector.void(self._known(job))
                 out.append(SyncOutcome(job.invoice.invoice_id, SyncStatus.SYNCED, external=external))
             return out
         return await connector.sync_many([self._outgoing(job) for job in jobs])
@@ -260,36 +355,33 @@ class ConnectorRunner:
                 pdf, name = self.documents.get(job.uris[0]), f"{job.invoice.number or job.invoice.invoice_id}.pdf"
             except (OSError, KeyError) as exc:
                 log.warning("no PDF for %s: %s", job.invoice.invoice_id, exc)
-        credited = []
-        for line in job.invoice.lines:
-            ext = self.synced.get(line.credited_invoice_id or "")
-            if ext is not None and ext.external_id not in credited:
-                credited.append(ext.external_id)
-        return OutgoingDocument(job.invoice, pdf, name, tuple(credited))
+        credited = tuple(dict.fromkeys(self.synced[c].external_id for c in _credited(job)))  # all synced: checked
+        return OutgoingDocument(job.invoice, pdf, name, credited)
 
     # -- results -----------------------------------------------------------------------------
-    def _result(self, job: Job, outcome: SyncOutcome) -> None:
-        inv = job.invoice
-        ext = outcome.external
-        record = {"event_id": f"{self.system}:{inv.invoice_id}:{inv.version}:{outcome.status.value}:{job.action}",
-                  "tenant_id": inv.tenant_id, "occurred_at": dt.datetime.now(dt.timezone.utc),
-                  "invoice_id": inv.invoice_id, "number": inv.number, "system": self.system,
-                  "external_id": ext.external_id if ext else None, "status": outcome.status.value,
-                  "error": outcome.error, "attempts": outcome.attempts}
-        self.producer.produce(BILLING_SYNC, key=inv.invoice_id.encode(), value=encode("SyncResult", record))
+    def _result(self, job: Job, outcome: SyncOutcome, tracked: bool = True) -> None:
+        key, value = job.invoice.invoice_id.encode(), encode("SyncResult", sync_record(self.system, job, outcome))
+        if tracked:
+            self.deliveries.produce(job, BILLING_SYNC, key, value)
+        else:
+            self.producer.produce(BILLING_SYNC, key=key, value=value)
+        job.handled = True
 
     def _fail(self, job: Job, exc: BaseException, outcome: SyncOutcome | None = None) -> None:
-        self._result(job, outcome or SyncOutcome(job.invoice.invoice_id, SyncStatus.FAILED, error=str(exc)))
-        self._dead_letter(job, exc, job.invoice.tenant_id)
-        self.producer.flush(30)
-        self.offsets.done(job)
+        tenant = job.command["tenant_id"] if job.command else ""
+        if job.invoice is not None:
+            tenant = job.invoice.tenant_id
+            if job.action == "book":
+                self.failed.add(job.invoice.invoice_id)
+            self._result(job, outcome or SyncOutcome(job.invoice.invoice_id, SyncStatus.FAILED, error=str(exc)))
+        self._dead_letter(job, exc, tenant)
 
     def _dead_letter(self, job: Job, exc: BaseException, tenant: str) -> None:
         record = dead_letter_record(topic=job.topic, partition=job.partition, offset=job.offset, key=job.key,
                                     value=job.value, error=exc, first_seen=dt.datetime.now(dt.timezone.utc),
                                     tenant_id=tenant)
-        self.producer.produce(connector_dead_letter_topic(self.system), key=job.key,
-                              value=encode("DeadLetter", record))
+        self.deliveries.produce(job, connector_dead_letter_topic(self.system), job.key, encode("DeadLetter", record))
+        job.handled = True
 
     # -- the loop ------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -304,6 +396,7 @@ class ConnectorRunner:
                     if not msg.error():
                         self.route(msg)
                 await asyncio.sleep(0)
+                self.deliveries.poll()
                 parts = self.offsets.to_commit()
                 if parts:
                     try:

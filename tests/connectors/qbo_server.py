@@ -5,11 +5,14 @@ Endpoints: POST /oauth2/v1/tokens/bearer (refresh_token grant, rotating refresh 
 invalid_grant once revoked) and under /v3/company/{realm}: GET query (select * from
 Customer|Item|Invoice|CreditMemo where DisplayName|Name|DocNumber = '...'), POST customer,
 item, invoice, creditmemo (also ?operation=void|delete with SyncToken), GET invoice|creditmemo/{id},
-POST batch (<= 30 items; per-item Fault) and POST upload (multipart Attachable).
+POST payment (a zero-amount Payment whose LinkedTxn lines apply a CreditMemo to an Invoice),
+POST batch (QBO's documented limit: <= 30 items, more is refused; per-item Fault; the
+request log keeps each batch's item count) and POST upload (multipart Attachable).
 
 Behaviours per realm: minorversion required; 401 for expired/unknown tokens (`token_ttl`);
 `concurrent` in flight and `minute` requests per sliding minute (scaled by `time_scale`),
-over it 429 with an XML body and Retry-After; `requestid` replay (the first answer is
+over it 429 with an XML body and Retry-After (injected "429_bare": the XML body only, no
+Retry-After, as QBO often answers); `requestid` replay (the first answer is
 stored and returned again: nothing happens twice); DocNumber unique per entity (400 Fault
 6140); stale SyncToken (400 Fault 5010); injected faults via inject(realm, kind, count, after):
 "5xx", "429", "reset" (commit then drop the connection), "fault200" (HTTP 200 with a Fault),
@@ -33,7 +36,9 @@ from aiohttp import web
 from tests.connectors.loopback import LoopbackServer
 
 QUERY = re.compile(r"^select \* from (\w+) where (\w+) = '((?:[^'\\]|\\.)*)'$", re.I)
-ENTITIES = {"customer": "Customer", "item": "Item", "invoice": "Invoice", "creditmemo": "CreditMemo"}
+ENTRY = web.RequestKey("entry", dict)
+ENTITIES = {"customer": "Customer", "item": "Item", "invoice": "Invoice", "creditmemo": "CreditMemo",
+            "payment": "Payment"}
 
 
 @dataclass
@@ -136,6 +141,7 @@ class QboTestServer(LoopbackServer):
         realm = self.realm(realm_id)
         entry = {"t": time.monotonic(), "realm": realm_id, "method": request.method, "path": tail,
                  "requestid": request.query.get("requestid"), "status": None}
+        request[ENTRY] = entry
         with self._lock:
             self.requests.append(entry)
             if self._fault(realm, "expire_tokens", tail):
@@ -148,12 +154,14 @@ class QboTestServer(LoopbackServer):
             now, window = time.monotonic(), 60.0 / self.time_scale
             while realm.minute_calls and realm.minute_calls[0] <= now - window:
                 realm.minute_calls.popleft()
-            injected = self._fault(realm, "429", tail)
+            bare = self._fault(realm, "429_bare", tail)
+            injected = bare or self._fault(realm, "429", tail)
             if injected or realm.in_flight >= realm.limits.concurrent or len(realm.minute_calls) >= realm.limits.minute:
                 entry["status"] = 429
                 over_minute = not injected and len(realm.minute_calls) >= realm.limits.minute
                 retry = max(realm.minute_calls[0] + window - now, 0.001) if over_minute else 1 / self.time_scale
-                return web.Response(status=429, content_type="application/xml", headers={"Retry-After": f"{retry:.3f}"},
+                return web.Response(status=429, content_type="application/xml",
+                                    headers={} if bare else {"Retry-After": f"{retry:.3f}"},
                                     text='<?xml version="1.0"?><IntuitResponse><Fault type="SERVICE"><Error code="003001">'
                                          '<Message>ThrottleExceeded</Message></Error></Fault></IntuitResponse>')
             realm.minute_calls.append(now)
@@ -172,6 +180,8 @@ class QboTestServer(LoopbackServer):
         if self._fault(realm, "5xx", tail):
             return web.json_response({"error": "Service Unavailable"}, status=503)
         body = await request.read()
+        if tail == "batch":
+            request[ENTRY]["items"] = len(json.loads(body or b"{}").get("BatchItemRequest", []))
         key = request.query.get("requestid") if request.method == "POST" else None
         with self._lock:
             if request.method == "POST" and self._fault(realm, "fault200", tail):    # refused, nothing applied
@@ -245,6 +255,10 @@ class QboTestServer(LoopbackServer):
             subtotal = sum(Decimal(str(line["Amount"])) for line in lines)
             tax = Decimal(str(data.get("TxnTaxDetail", {}).get("TotalTax", 0)))
             data = {**data, "TotalAmt": float(subtotal + tax)}
+        elif entity == "Payment":
+            problem = _payment_problem(realm, data)
+            if problem:
+                return 400, _fault("6000", problem)
         elif entity == "Customer" and any(c["DisplayName"] == data.get("DisplayName") for c in table.values()):
             return 400, _fault("6240", "Duplicate Name Exists Error")
         doc_id = str(next(self._ids))
@@ -278,6 +292,25 @@ class QboTestServer(LoopbackServer):
         attachable = {**meta, "Id": str(next(self._ids)), "Size": len(content), "content": content.hex()}
         realm.attachments.append(attachable)
         return 200, {"AttachableResponse": [{"Attachable": {k: v for k, v in attachable.items() if k != "content"}}]}
+
+
+def _payment_problem(realm: Realm, data: dict) -> str | None:
+    """A Payment applying credits: every LinkedTxn exists, and the lines balance to TotalAmt."""
+    if data.get("CustomerRef", {}).get("value") not in realm.entities["Customer"]:
+        return "Invalid Reference Id: customer"
+    signed = Decimal("0")
+    for line in data.get("Line", []):
+        for link in line.get("LinkedTxn", []):
+            table = {"Invoice": "Invoice", "CreditMemo": "CreditMemo"}.get(link.get("TxnType"))
+            doc = realm.entities[table].get(str(link.get("TxnId"))) if table else None
+            if doc is None:
+                return f"Invalid Reference Id: {link.get('TxnType')} {link.get('TxnId')}"
+            if Decimal(str(line["Amount"])) > Decimal(str(doc["TotalAmt"])):
+                return f"the amount applied exceeds {table} {doc['DocNumber']}"
+            signed += Decimal(str(line["Amount"])) * (1 if table == "Invoice" else -1)
+    if signed != Decimal(str(data.get("TotalAmt", 0))):
+        return "the lines do not add up to the payment's TotalAmt"
+    return None
 
 
 def _fault(code: str, message: str) -> dict:

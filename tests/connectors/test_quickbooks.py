@@ -1,12 +1,13 @@
 """QuickBooks Online connector against the loopback QBO server: every document exactly once,
 equal to ours, under timeouts-after-commit, 429 storms, 5xx bursts and token expiry."""
 import asyncio
+import dataclasses
 from decimal import Decimal
 
 import pytest
 
 from backoffice.model import DocumentKind
-from connectors.base import NeedsReauthorization, SyncStatus
+from connectors.base import ConnectorError, NeedsReauthorization, SyncStatus
 from connectors.qbo_http import QboLimits
 from connectors.quickbooks import QuickBooksConnector, quote
 from tests.connectors import xero_workload as workload
@@ -45,42 +46,100 @@ def _assert_books_equal(server, realm, docs):
                 ["TAX" if x.taxable else "NON" for x in inv.lines]
     attached = {a["AttachableRef"][0]["EntityRef"]["value"] for a in server.realm(realm).attachments}
     assert len(attached) == len(docs) == len(server.realm(realm).attachments)
+    _assert_credits_applied(server, realm, docs)
 
 
-async def _sync(server, docs, **kw):
+def _assert_credits_applied(server, realm, docs):
+    """Each linked memo is applied, once, to the invoice it credits, for its whole amount."""
+    number_of = {d["Id"]: d["DocNumber"] for e in ("Invoice", "CreditMemo") for d in server.documents(realm, e)}
+    applied = {}
+    for payment in server.documents(realm, "Payment"):
+        links = {ln["LinkedTxn"][0]["TxnType"]: (number_of[ln["LinkedTxn"][0]["TxnId"]], ln["Amount"])
+                 for ln in payment["Line"]}
+        memo, amount = links["CreditMemo"]
+        assert memo not in applied and payment["TotalAmt"] == 0 and links["Invoice"][1] == amount
+        applied[memo] = (links["Invoice"][0], Decimal(str(amount)).quantize(Decimal("0.01")))
+    numbers = {d.invoice.invoice_id: d.invoice.number for d in docs}
+    assert applied == {d.invoice.number: (numbers[d.invoice.lines[0].credited_invoice_id], abs(d.invoice.total))
+                       for d in docs if d.credited_external_ids}
+
+
+async def _sync(server, docs, waits=None, **kw):
     connector = _connector(server, **kw)
     try:
         return await connector.sync_many(docs)
     finally:
         await connector.aclose()
+        if waits is not None:
+            waits.extend(connector.http.waits)
+
+
+async def _sync_linked(server, docs, waits=None, **kw):
+    """Invoices first, then their credit memos linked to the invoices' QBO ids (as the runner does)."""
+    invoices = [d for d in docs if d.invoice.kind is DocumentKind.INVOICE]
+    first = await _sync(server, invoices, waits, **kw)
+    ids = {o.invoice_id: o.external.external_id for o in first if o.external}
+    memos = [dataclasses.replace(d, credited_external_ids=(ids[d.invoice.lines[0].credited_invoice_id],))
+             for d in docs if d.invoice.kind is DocumentKind.CREDIT_MEMO]
+    return first + await _sync(server, memos, waits, **kw), invoices + memos
+
+
+def _posts(server, start=0):
+    return [r for r in server.requests[start:] if r["method"] == "POST"]
 
 
 def test_500_invoices_and_50_credit_memos_land_once_and_equal_ours():
-    docs = _docs()
     with QboTestServer(limits=Limits(minute=100_000), time_scale=60) as server:
-        outcomes = asyncio.run(_sync(server, docs))
+        outcomes, docs = asyncio.run(_sync_linked(server, _docs()))
         assert all(o.status is SyncStatus.SYNCED for o in outcomes), [o.error for o in outcomes if o.error][:3]
         _assert_books_equal(server, "r1", docs)
+        first = {r["requestid"] for r in _posts(server)}
+        mark = len(server.requests)
         again = asyncio.run(_sync(server, docs))                     # a replay books nothing new
         assert all(o.status is SyncStatus.SYNCED for o in again)
         _assert_books_equal(server, "r1", docs)
+        assert {r["requestid"] for r in _posts(server, mark)} <= first      # deterministic: the same ids again
         batches = [r for r in server.requests if r["path"] == "batch"]
-        assert batches and all(r["requestid"] for r in server.requests if r["method"] == "POST")
+        assert batches and max(r["items"] for r in batches) <= 10                 # ours: <= 10 a batch
+        assert all(r["requestid"] and len(r["requestid"]) <= 50 for r in _posts(server))
 
 
-@pytest.mark.parametrize("fault,count", [("reset", 6), ("429", 25), ("5xx", 3), ("expire_tokens", 3)])
-def test_exactly_once_under_injected_faults(fault, count):
-    docs = _docs(120, 12, prefix=f"{fault[:3]}-")
+def test_a_retried_create_carries_the_same_requestid_and_the_token_is_refreshed_once():
+    docs = _docs(1, 0, prefix="rid-")
     with QboTestServer(limits=Limits(minute=100_000), time_scale=60) as server:
-        server.inject("r1", fault, count=count, after=5)
+        server.inject("r1", "expire_tokens", count=1, path="batch")     # 401: refreshed, resent
+        server.inject("r1", "5xx", count=1, path="batch")               # then a 5xx: resent again
         outcomes = asyncio.run(_sync(server, docs))
+        assert outcomes[0].status is SyncStatus.SYNCED
+        batch = [r for r in server.requests if r["path"] == "batch"]
+        assert [r["status"] for r in batch] == [401, 503, 200]
+        assert len({r["requestid"] for r in batch}) == 1 and len(batch[0]["requestid"]) <= 50
+        assert len(server.documents("r1")) == 1 and len(server.realm("r1").attachments) == 1
+        server.inject("r1", "expire_tokens", count=2, path="query")           # 401 again after the refresh
+        with pytest.raises(ConnectorError, match="401 after refreshing"):
+            asyncio.run(_sync(server, _docs(1, 0, prefix="rid2-")))
+        assert [r["status"] for r in server.requests[-2:]] == [401, 401]      # one refresh, not three
+
+
+FAULTS = [("reset", [6]), ("429", [25]), ("429_bare", [25]), ("5xx", [3]), ("expire_tokens", [1, 1, 1])]
+
+
+@pytest.mark.parametrize("fault,counts", FAULTS)
+def test_exactly_once_under_injected_faults(fault, counts):
+    with QboTestServer(limits=Limits(minute=100_000), time_scale=60) as server:
+        for n, count in enumerate(counts):           # token expiries spread over the run
+            server.inject("r1", fault, count=count, after=5 + 300 * n)
+        limits, waits = dataclasses.replace(FAST, rate_limit_wait=0.0625), []
+        outcomes, docs = asyncio.run(_sync_linked(server, _docs(prefix=f"{fault[:4]}-"), waits, limits=limits))
         assert all(o.status is SyncStatus.SYNCED for o in outcomes), [o.error for o in outcomes if o.error][:3]
         _assert_books_equal(server, "r1", docs)
         statuses = [r["status"] for r in server.requests]
-        if fault == "429":
-            assert statuses.count(429) >= count
+        if fault.startswith("429"):
+            assert statuses.count(429) >= sum(counts)
+            # without Retry-After the configured wait applies; with it, the server's value
+            assert (0.0625 in waits) == (fault == "429_bare") and len(waits) >= sum(counts)
         if fault == "expire_tokens":
-            assert 401 in statuses
+            assert statuses.count(401) >= len(counts)
 
 
 def test_a_number_too_long_fails_that_document_only():

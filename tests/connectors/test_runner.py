@@ -1,7 +1,5 @@
 """The connector worker as a real process: billing.invoices in, Xero (loopback test server)
 and billing.sync out. Exactly once across a kill -9; a revoked tenant pauses alone."""
-import dataclasses
-import datetime as dt
 import os
 import signal
 import subprocess
@@ -15,11 +13,9 @@ from connectors.oauth import seed
 from connectors.runner import OffsetTracker, Job
 from connectors.tokens import FernetFileStore
 from infra.admin import create_topics
-from infra.readback import read_to_end
-from schemas.codec import decode, encode
-from schemas.mapping import invoice_to_record
-from schemas.topics import BILLING_INVOICES, BILLING_SYNC
+from schemas.topics import BILLING_INVOICES
 from tests.connectors import xero_workload as workload
+from tests.connectors.runner_harness import events, sync_results
 from tests.connectors.qbo_server import Limits as QboLimits, QboTestServer
 from tests.connectors.xero_server import Limits, XeroTestServer
 from tests.workers.harness import ROOT, produce, wait_until
@@ -27,20 +23,7 @@ from tests.workers.harness import ROOT, produce, wait_until
 pytestmark = pytest.mark.integration
 
 
-def _events(tenant, invoices, event_type="RECORDED"):
-    at = dt.datetime(2026, 11, 20, tzinfo=dt.timezone.utc)
-    return [(BILLING_INVOICES, inv.invoice_id.encode(), encode("InvoiceEvent", invoice_to_record(
-        dataclasses.replace(inv, tenant_id=tenant), event_id=f"{inv.invoice_id}:{event_type}", event_type=event_type,
-        occurred_at=at))) for inv in invoices]
-
-
-def _sync(bootstrap, tenants):
-    out = {}
-    for m in read_to_end(bootstrap, BILLING_SYNC):
-        rec = decode(m.value()).record
-        if rec["tenant_id"] in tenants:
-            out.setdefault(rec["tenant_id"], []).append(rec)
-    return out
+_events, _sync = events, sync_results       # shared with the in-process runner tests
 
 
 def _start(system, env, log):
@@ -63,6 +46,14 @@ class _Xero:
     def numbers(self, org):
         return [d["InvoiceNumber"] for d in self.server.book(org).documents["Invoices"].values()]
 
+    def memo_numbers(self, org):
+        return [d["CreditNoteNumber"] for d in self.server.book(org).documents["CreditNotes"].values()]
+
+    def applied(self, org):
+        """{credit note number: [numbers of the invoices it is allocated to]}"""
+        notes = self.server.book(org).documents["CreditNotes"].values()
+        return {n["CreditNoteNumber"]: [a["Invoice"]["InvoiceNumber"] for a in n["Allocations"]] for n in notes}
+
 
 class _Qbo:
     def __init__(self):
@@ -76,6 +67,17 @@ class _Qbo:
 
     def numbers(self, org):
         return [d["DocNumber"] for d in self.server.documents(org)]
+
+    def memo_numbers(self, org):
+        return [d["DocNumber"] for d in self.server.documents(org, "CreditMemo")]
+
+    def applied(self, org):
+        number = {d["Id"]: d["DocNumber"] for e in ("Invoice", "CreditMemo") for d in self.server.documents(org, e)}
+        out = {n: [] for n in self.memo_numbers(org)}
+        for payment in self.server.documents(org, "Payment"):
+            links = {ln["LinkedTxn"][0]["TxnType"]: number[ln["LinkedTxn"][0]["TxnId"]] for ln in payment["Line"]}
+            out[links["CreditMemo"]].append(links["Invoice"])
+        return out
 
 
 @pytest.mark.parametrize("system", ["xero", "quickbooks"])
@@ -98,7 +100,10 @@ def test_each_document_lands_once_across_a_kill9_and_a_revoked_tenant_pauses_alo
                "BACKOFFICE_CONNECTORS_CONFIG": str(tmp_path / "connectors.yaml"), "XERO_SECRET": "test-secret",
                "BACKOFFICE_TOKEN_DIR": str(tmp_path / "tokens"), "BACKOFFICE_TOKEN_KEY": key}
         docs = workload.invoices(120, prefix=f"{unique_name}-")
-        produce(kafka_bootstrap, _events(good, docs) + _events(revoked, docs[:5], "RECORDED"))
+        memos = [workload.credit_memo_for(docs[k * 7], k, prefix=f"{unique_name}-") for k in range(12)]
+        theirs = workload.invoices(5, prefix=f"{unique_name}-b-")
+        # memos first: each waits for the invoice it credits, never booked unallocated
+        produce(kafka_bootstrap, _events(good, memos) + _events(good, docs) + _events(revoked, theirs, "RECORDED"))
         log = open(tmp_path / "connector.log", "ab")
         proc = _start(system, env, log)
         try:
@@ -109,13 +114,15 @@ def test_each_document_lands_once_across_a_kill9_and_a_revoked_tenant_pauses_alo
             produce(kafka_bootstrap, _events(good, docs[:10], "SENT"))      # later status changes: no re-booking
             proc = _start(system, env, log)
             results = wait_until(lambda: (s := _sync(kafka_bootstrap, {good, revoked})) and
-                                 len({r["invoice_id"] for r in s.get(good, []) if r["status"] == "SYNCED"}) == 120
+                                 len({r["invoice_id"] for r in s.get(good, []) if r["status"] == "SYNCED"}) == 132
                                  and s, 180, message=f"all synced; log:\n{(tmp_path / 'connector.log').read_text()[-2000:]}")
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(30)
         assert sorted(vendor.numbers("org-a")) == sorted(d.number for d in docs)     # every document, exactly once
+        assert sorted(vendor.memo_numbers("org-a")) == sorted(m.number for m in memos)
+        assert vendor.applied("org-a") == {m.number: [docs[k * 7].number] for k, m in enumerate(memos)}
         assert {r["status"] for r in results[revoked]} == {"NEEDS_REAUTH"}
         assert vendor.numbers("org-b") == []
         assert store.load(f"{system}-{revoked}").needs_reauth
