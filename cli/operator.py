@@ -18,7 +18,7 @@ from schemas.codec import decode, encode
 from schemas.topics import BILLING_COMMANDS, BILLING_OUTCOMES
 
 FIELDS = ("pay_line_id", "placement_id", "account_id", "first_number", "as_of", "window_id", "invoice_id",
-          "batch_id", "invoice_line_id", "amount", "reason", "template")
+          "batch_id", "invoice_line_id", "amount", "reason", "template", "taxable")
 
 
 def command_record(tenant: str, kind: str, command_id: str | None = None, **fields) -> dict:
@@ -151,15 +151,18 @@ def unsnooze(pay_line_id, timeout) -> None:
 @click.option("--reason", required=True)
 @click.option("--line", "pay_line_id", default=None, help="Credited pay line (links the memo to its invoice).")
 @click.option("--invoice", "invoice_id", default=None, help="The credited invoice.")
+@click.option("--taxable/--not-taxable", default=None,
+              help="Without --line: whether the credit reverses tax (default: yes unless a perm placement). "
+                   "A linked credit always follows its line.")
 @timeout_option
-def credit_memo(tenant, placement, amount, reason, pay_line_id, invoice_id, timeout) -> None:
+def credit_memo(tenant, placement, amount, reason, pay_line_id, invoice_id, taxable, timeout) -> None:
     """Create a credit memo line from an invoiced line or from a placement."""
     try:
         value = Decimal(amount).quantize(Decimal("0.01"))
     except InvalidOperation:
         raise click.BadParameter(f"not an amount: {amount!r}", param_hint="--amount") from None
     _run(tenant, "CREATE_CREDIT_MEMO", timeout, placement_id=placement, amount=value, reason=reason,
-         pay_line_id=pay_line_id, invoice_id=invoice_id)
+         pay_line_id=pay_line_id, invoice_id=invoice_id, taxable=taxable)
 
 
 @cli.command()

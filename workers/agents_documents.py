@@ -3,12 +3,11 @@ changes on billing.invoices are emitted in order, each with a new version."""
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 from dataclasses import dataclass, replace
 
 from backoffice import lifecycle
-from backoffice.model import DocumentStatus, Invoice, InvoicingMode
+from backoffice.model import DocumentStatus, Invoice, InvoicingMode, Placement
 from ops import metrics
 from ops.logs import log_context
 from schemas.codec import encode
@@ -20,7 +19,7 @@ from workers.window_logic import split_assignments
 from workers.emit import send_outcome
 from workers.messages import DocumentCommand, LineCommand
 from workers.partitioning import partition_for
-from workers.topology import P, document_commands, invoices, invoices_out, ledger_commands, ledgers
+from workers.topology import P, document_commands, invoices, invoices_out, ledger_commands
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +31,9 @@ class InvoiceRecord:
     document_uris: tuple[str, ...] = ()
     document_sha256: tuple[str, ...] = ()
     error: str | None = None
+    #: what the timesheet report is drawn from (carried here: the placements' ledgers live elsewhere)
+    report_placements: tuple[Placement, ...] = ()
+    report_approvals: tuple[bytes, ...] = ()
 
 
 async def emit_invoice(record: InvoiceRecord, event_type: str) -> None:
@@ -48,15 +50,6 @@ def _with(record: InvoiceRecord, invoice: Invoice, detail: str = "", **kw) -> In
     return replace(record, invoice=invoice, history=record.history + (entry,), **kw)
 
 
-def _local_ledger(key: str):
-    """A placement's ledger if this worker holds it (ledgers are partitioned by placement).
-
-    Read in an empty context: inside an event, Faust's RocksDB store looks only in the
-    partition of the event being processed (the invoice's), not the placement's."""
-    record = contextvars.Context().run(ledgers.get, key.encode())
-    return record.ledger if record is not None else None
-
-
 async def _delivery(record: InvoiceRecord, msg: DocumentCommand) -> tuple[InvoiceRecord, str]:
     """Record / send through the documents service, off the event loop (rendering is CPU-bound)."""
     from workers.delivery import delivery_service, report_inputs
@@ -66,10 +59,7 @@ async def _delivery(record: InvoiceRecord, msg: DocumentCommand) -> tuple[Invoic
     loop = asyncio.get_running_loop()
     note = ""
     if msg.action == "RECORD" or (msg.action == "AUTOMATIC" and inv.status is DocumentStatus.NEW):
-        placements, approvals, missing = report_inputs(inv, _local_ledger)
-        if missing:     # ledgers are partitioned by placement: with several workers, another may hold them
-            note = f"; timesheet report left out: no ledger here for {', '.join(missing)}"
-            log.warning("recording %s%s", inv.invoice_id, note)
+        placements, approvals = report_inputs(inv, record.report_placements, record.report_approvals)
         with metrics.RENDER_SECONDS.time():
             result = await loop.run_in_executor(None, lambda: service.record(
                 inv, msg.template, placements=placements, approvals=approvals))
@@ -100,7 +90,9 @@ async def _delivery(record: InvoiceRecord, msg: DocumentCommand) -> tuple[Invoic
 async def _consolidate(record: InvoiceRecord | None, msg: DocumentCommand) -> None:
     result = consolidate(record.invoice if record else None, msg)
     if result.ok:
-        record = _with(record, result.invoice, result.message)
+        placements = {p.placement_id: p for p in record.report_placements + msg.placements}
+        record = _with(record, result.invoice, result.message, report_placements=tuple(placements.values()),
+                       report_approvals=tuple(dict.fromkeys(record.report_approvals + msg.approvals)))
         invoices[msg.invoice_id.encode()] = record
         await emit_invoice(record, "CONSOLIDATED")
     for partition, settle in settlements(msg, result.taken, P).items():
@@ -125,7 +117,8 @@ async def _document_command(msg: DocumentCommand) -> None:
     record = invoices.get(key)
     if msg.action == "GENERATED":
         if record is None:
-            record = InvoiceRecord(msg.invoice, ((DocumentStatus.NEW.value, clock.now().isoformat(), "generated"),))
+            record = InvoiceRecord(msg.invoice, ((DocumentStatus.NEW.value, clock.now().isoformat(), "generated"),),
+                                   report_placements=msg.placements, report_approvals=msg.approvals)
             invoices[key] = record
         await emit_invoice(record, "GENERATED")      # re-emitted on a replay: consumers dedupe by event id
         if record.invoice.invoicing_mode is InvoicingMode.AUTOMATIC and record.invoice.status is DocumentStatus.NEW:

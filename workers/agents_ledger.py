@@ -17,7 +17,9 @@ from workers import clock
 from workers.app import app
 from workers.deadletter import DeadLetters
 from workers.emit import send_outcome
-from workers.ledger_logic import Parked, collect, expire_parked, ingest, new_record, release_window, settle
+from workers.ledger_logic import (
+    Parked, approvals_of, collect, expire_parked, ingest, new_record, release_window, settle,
+)
 from workers.messages import Collect, LineCommand, LinesChunk, Release, Settle, WindowEnd
 from workers.partitioning import partition_for
 from workers.topology import P, ledger_commands, ledger_inputs_topic, ledgers, window_lines
@@ -68,7 +70,7 @@ def _local_keys(tenant_id: str, partition: int) -> list[bytes]:
 
 async def _collect(msg: Collect) -> None:
     request, now = msg.request, clock.now()
-    lines, placements, chunks, expired = [], {}, 0, 0
+    lines, placements, approvals, chunks, expired = [], {}, {}, 0, 0
     for key in _local_keys(request.tenant_id, msg.partition):
         aged = expire_parked(ledgers[key], now, GRACE)
         record, due = collect(aged.record, request)
@@ -77,17 +79,18 @@ async def _collect(msg: Collect) -> None:
             ledgers[key] = record
         if due:
             placements[record.ledger.placement_id] = record.ledger.placement
+            approvals.update(approvals_of(record, due))
             lines.extend(due)
         for item, error in aged.dead:
             await _dead_letter_parked(item, error, request.tenant_id)
             expired += 1
         if len(lines) >= CHUNK:
             await window_lines.send(key=request.tenant_id.encode(), value=LinesChunk(
-                request, msg.partition, chunks, tuple(lines), tuple(placements.values())))
-            lines, placements, chunks = [], {}, chunks + 1
+                request, msg.partition, chunks, tuple(lines), tuple(placements.values()), approvals))
+            lines, placements, approvals, chunks = [], {}, {}, chunks + 1
     if lines:
         await window_lines.send(key=request.tenant_id.encode(), value=LinesChunk(
-            request, msg.partition, chunks, tuple(lines), tuple(placements.values())))
+            request, msg.partition, chunks, tuple(lines), tuple(placements.values()), approvals))
         chunks += 1
     await window_lines.send(key=request.tenant_id.encode(),
                             value=WindowEnd(request, msg.partition, msg.partitions, chunks, expired))

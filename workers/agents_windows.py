@@ -13,8 +13,8 @@ from workers.messages import DocumentCommand, LinesChunk, Release, Settle, Windo
 from workers.topology import P, batches, billto, document_commands, ledger_commands, tenants, window_chunks, window_lines, windows
 from workers.consolidate_logic import lines_of_account, release_all
 from workers.window_logic import (
-    Refusal, hierarchy_for, late_release, new_tenant, on_chunk, on_end, releases_on_completion, settlements,
-    split_assignments, try_generate,
+    Refusal, hierarchy_for, late_release, new_tenant, on_chunk, on_end, releases_on_completion, report_inputs_for,
+    settlements, split_assignments, try_generate,
 )
 
 log = logging.getLogger(__name__)
@@ -60,9 +60,11 @@ async def _emit_and_confirm(state, chunks, result) -> None:
     request = state.request
     pending = []
     for invoice in result.invoices:
+        placements, approvals = report_inputs_for(invoice, chunks)
         pending.append(await document_commands.send(
             key=invoice.invoice_id.encode(),
-            value=DocumentCommand("GENERATED", invoice.invoice_id, request.command_id, invoice)))
+            value=DocumentCommand("GENERATED", invoice.invoice_id, request.command_id, invoice,
+                                  placements=placements, approvals=approvals)))
     pending += await _settle_and_release(request, chunks, result.assignments)
     await asyncio.gather(*pending)
     if result.blocked:
@@ -100,9 +102,13 @@ async def _hand_to_invoice_owner(request, chunks) -> None:
                 await ledger_commands.send(key=b"settle", partition=partition,
                                            value=Settle(request.window_key, request.tenant_id, part))
         lines = kept
+    wanted = {line.timesheet_id for line in lines if line.timesheet_id}
+    approvals = tuple(raw for ts, raw in sorted({t: r for c in chunks for t, r in c.approvals.items()}.items())
+                      if ts in wanted)
     await document_commands.send(key=request.consolidate_into.encode(), value=DocumentCommand(
         "CONSOLIDATE", request.consolidate_into, request.command_id, placements=placements, lines=lines,
-        hierarchy=hierarchy, window_key=request.window_key, pay_line_ids=request.pay_line_ids))
+        hierarchy=hierarchy, window_key=request.window_key, pay_line_ids=request.pay_line_ids,
+        approvals=approvals))
 
 
 @app.agent(window_lines)

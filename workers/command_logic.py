@@ -71,7 +71,7 @@ def line_command(cmd: dict, today: dt.date) -> LineCommand:
             raise CommandRefused("CREATE_CREDIT_MEMO needs placement_id and amount")
         request = CreditMemoRequest(tenant, cid, placement_id, amount, cmd.get("reason") or "credit",
                                     cmd.get("as_of") or today, credited_line_id=cmd.get("pay_line_id"),
-                                    credited_invoice_id=cmd.get("invoice_id"))
+                                    credited_invoice_id=cmd.get("invoice_id"), taxable=cmd.get("taxable"))
         return LineCommand(cid, tenant, f"{tenant}:{placement_id}", "CREDIT", credit=request)
     raise CommandRefused(f"{kind} is not a ledger command")
 

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Iterable
 from pathlib import Path
 
-from backoffice.ledger import PlacementLedger
 from backoffice.model import Address, Invoice, LineCategory, Placement, TimesheetApproval
 from documents.delivery import DeliveryService, FileSentLog
 from documents.mailer import SmtpConfig, SmtpMailer
@@ -51,21 +50,16 @@ def delivery_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-def report_inputs(invoice: Invoice, ledger_of: Callable[[str], PlacementLedger | None]
-                  ) -> tuple[list[Placement], list[TimesheetApproval], list[str]]:
-    """The placements and approved timesheets behind an invoice's timesheet lines, for its
-    timesheet report: (placements, approvals, placement keys whose ledger was not found)."""
+def report_inputs(invoice: Invoice, placements: Iterable[Placement], approvals: Iterable[bytes]
+                  ) -> tuple[list[Placement], list[TimesheetApproval]]:
+    """The placements and approved weeks behind an invoice's timesheet lines, for its timesheet
+    report, from what its generation carried (placements, approvals as Avro bytes)."""
+    from workers.ledger_logic import decode_approval
+
     weeks: dict[str, set] = {}
     for line in invoice.lines:
         if line.category is LineCategory.TIMESHEETS and line.work_date is not None:
             weeks.setdefault(line.placement_id, set()).add(line.work_date)
-    placements, approvals, missing = [], [], []
-    for placement_id, dates in sorted(weeks.items()):
-        key = f"{invoice.tenant_id}:{placement_id}"
-        ledger = ledger_of(key)
-        if ledger is None or ledger.placement is None:
-            missing.append(key)
-            continue
-        placements.append(ledger.placement)
-        approvals += [a for a in ledger.timesheets.values() if a.week_ending in dates]
-    return placements, approvals, missing
+    decoded = [decode_approval(raw) for raw in approvals]
+    return ([p for p in placements if p.placement_id in weeks],
+            [a for a in decoded if a.week_ending in weeks.get(a.placement_id, ())])

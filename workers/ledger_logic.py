@@ -155,10 +155,15 @@ def placement_of(record: LedgerRecord) -> Placement | None:
     return record.ledger.placement
 
 
-def approvals(record: LedgerRecord) -> dict[str, TimesheetApproval]:
-    """The applied approvals of this placement's timesheets, decoded (timesheet id -> approval)."""
-    return {ts_id: timesheet_from_record(decode(raw, topic=ATS_TIMESHEETS).record)
-            for ts_id, raw in record.approvals.items()}
+def decode_approval(raw: bytes) -> TimesheetApproval:
+    """An approval kept as its original Avro bytes (LedgerRecord.approvals), decoded."""
+    return timesheet_from_record(decode(raw, topic=ATS_TIMESHEETS).record)
+
+
+def approvals_of(record: LedgerRecord, lines: list[PayLine]) -> dict[str, bytes]:
+    """The kept approvals behind these (timesheet) lines: timesheet id -> Avro bytes."""
+    return {line.timesheet_id: record.approvals[line.timesheet_id] for line in lines
+            if line.timesheet_id is not None and line.timesheet_id in record.approvals}
 
 
 from backoffice.pickling import speed_up_module  # noqa: E402

@@ -43,6 +43,8 @@ class LinesChunk:
     chunk: int
     lines: tuple[PayLine, ...]
     placements: tuple[Placement, ...]
+    #: timesheet id -> Avro bytes of the approval behind the chunk's timesheet lines (reports)
+    approvals: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,9 @@ class DocumentCommand:
     lines: tuple[PayLine, ...] = ()          # CONSOLIDATE: the window's due lines (reserved for window_key)
     hierarchy: BilltoHierarchy | None = None
     window_key: str | None = None
+    #: Avro bytes of the approved timesheets behind the lines (GENERATED, CONSOLIDATE): the
+    #: timesheet report, drawn by the invoice's owner, which does not hold the placements' ledgers
+    approvals: tuple[bytes, ...] = ()
     tenant_id: str | None = None             # operator commands: the tenant that asked (checked by the owner)
 
 

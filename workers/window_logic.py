@@ -12,7 +12,7 @@ from typing import Iterable
 from backoffice.billto import BilltoHierarchy
 from backoffice.errors import DomainError
 from backoffice.generation import GenerationRequest, GenerationResult, generate_invoices
-from backoffice.model import Batch, BilltoNode, PayLine, Placement
+from backoffice.model import Batch, BilltoNode, Invoice, PayLine, Placement
 from backoffice.numbering import TenantSequence
 from backoffice.ledger import PlacementLedger  # noqa: F401  (pickled state references it)
 from workers.messages import LinesChunk, WindowEnd, WindowRequest
@@ -145,3 +145,16 @@ def settlements(chunks: Iterable[LinesChunk], assignments: dict[str, str]) -> di
 from backoffice.pickling import speed_up_module  # noqa: E402
 
 speed_up_module(__name__, globals())
+
+
+def report_inputs_for(invoice: Invoice, chunks: Iterable[LinesChunk]) -> tuple[tuple[Placement, ...], tuple[bytes, ...]]:
+    """The placements and kept approvals (Avro bytes) behind an invoice's timesheet lines: what
+    its owner needs for the timesheet report, as the owner does not hold the placements' ledgers."""
+    chunks = list(chunks)
+    timesheet_of = {line.pay_line_id: line.timesheet_id for c in chunks for line in c.lines if line.timesheet_id}
+    approvals = {ts: raw for c in chunks for ts, raw in c.approvals.items()}
+    placements = {p.placement_id: p for c in chunks for p in c.placements}
+    ts_ids = sorted({timesheet_of[line.pay_line_id] for line in invoice.lines if line.pay_line_id in timesheet_of})
+    placement_ids = sorted({line.placement_id for line in invoice.lines if line.pay_line_id in timesheet_of})
+    return (tuple(placements[p] for p in placement_ids if p in placements),
+            tuple(approvals[t] for t in ts_ids if t in approvals))

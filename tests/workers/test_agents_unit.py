@@ -23,7 +23,8 @@ from simulator.records import placement_record, timesheet_record  # noqa: E402
 from tests.workers.test_pipeline import command  # noqa: E402
 from workers.app import app  # noqa: E402
 from workers.agents_commands import operator_commands  # noqa: E402
-from workers.agents_ledger import ingest_placements, ingest_timesheets, ledger_side  # noqa: E402
+from schemas.topics import ATS_PLACEMENTS, ATS_TIMESHEETS  # noqa: E402
+from workers.agents_ledger import ingest_ledger_events, ledger_side  # noqa: E402
 from workers.ledger_logic import collect  # noqa: E402
 from workers.messages import Release, WindowRequest  # noqa: E402
 from workers.partitioning import partition_for  # noqa: E402
@@ -45,10 +46,15 @@ def _recovered(table, key, value):
     table.table.data[key] = dumps(value)
 
 
-async def _feed(agent, items):
+async def _feed(agent, items, topic=None):
     """Put each (key, value); the wrapper wakes on a value's arrival, so a trailing put of the
-    same last item (idempotent by construction of these tests) proves the one before was handled."""
+    same last item (idempotent by construction of these tests) proves the one before was handled.
+
+    The wrapper names a message's topic after the agent's channel; the ingest agent's channel
+    is three topics with no single name, so `topic` says which one the messages come from."""
     async with agent.test_context() as ctx:
+        if topic is not None:
+            ctx._get_strtopic = lambda channel: topic
         for key, value in items + items[-1:]:
             await ctx.put(value, key=key)
 
@@ -67,8 +73,10 @@ def _key(pid):
 
 
 async def test_ingest_agents_build_the_ledger_of_a_placement():
-    await _feed(ingest_placements, [(_key("p1"), encode("PlacementUpserted", placement_record("u1", "p1", "acme")))])
-    await _feed(ingest_timesheets, [(_key("p1"), encode("TimesheetApproved", timesheet_record("u1", "p1", WEEK)))])
+    await _feed(ingest_ledger_events, [(_key("p1"), encode("PlacementUpserted", placement_record("u1", "p1", "acme")))],
+                ATS_PLACEMENTS)
+    await _feed(ingest_ledger_events, [(_key("p1"), encode("TimesheetApproved", timesheet_record("u1", "p1", WEEK)))],
+                ATS_TIMESHEETS)
     record = ledgers.get(_key("p1"))
     assert record.ledger.placement.placement_id == "p1"
     assert sorted(x.rsplit("|", 1)[1] for x in record.ledger.lines) == ["OT", "REG"]
@@ -76,10 +84,10 @@ async def test_ingest_agents_build_the_ledger_of_a_placement():
 
 async def test_the_ledger_agent_releases_a_windows_reservations_on_its_partition_only():
     pids = [f"r{i}" for i in range(40)]
-    await _feed(ingest_placements, [(_key(p), encode("PlacementUpserted", placement_record("u1", p, "acme")))
-                                    for p in pids])
-    await _feed(ingest_timesheets, [(_key(p), encode("TimesheetApproved", timesheet_record("u1", p, WEEK)))
-                                    for p in pids])
+    await _feed(ingest_ledger_events, [(_key(p), encode("PlacementUpserted", placement_record("u1", p, "acme")))
+                                       for p in pids], ATS_PLACEMENTS)
+    await _feed(ingest_ledger_events, [(_key(p), encode("TimesheetApproved", timesheet_record("u1", p, WEEK)))
+                                       for p in pids], ATS_TIMESHEETS)
     for p in pids:
         record, due = collect(ledgers[_key(p)], W)
         assert due
