@@ -381,6 +381,7 @@ class ConnectorRunner:
                                     value=job.value, error=exc, first_seen=dt.datetime.now(dt.timezone.utc),
                                     tenant_id=tenant)
         self.deliveries.produce(job, connector_dead_letter_topic(self.system), job.key, encode("DeadLetter", record))
+        metrics.DEAD_LETTERED.labels(job.topic, type(exc).__name__).inc()      # labelled by source, as the workers
         job.handled = True
 
     # -- the loop ------------------------------------------------------------------------------

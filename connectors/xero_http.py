@@ -176,6 +176,7 @@ class XeroHttp:
             stop=stop_after_attempt(self.limits.server_error_attempts),
             wait=wait_random_exponential(multiplier=self.limits.backoff_initial, max=self.limits.backoff_max),
             retry=retry_if_exception_type(_ServerFault), reraise=True,
+            before_sleep=lambda _state: metrics.record_retry("xero"),
         )
         try:
             async for attempt in retrying:

@@ -108,7 +108,8 @@ async def _consolidate(record: InvoiceRecord | None, msg: DocumentCommand) -> No
 async def documents(stream):
     """Generated documents, then Record / Send / Print & Send / Void on them."""
     async for msg in stream:
-        with log_context(invoice_id=msg.invoice_id):
+        with log_context(invoice_id=msg.invoice_id,
+                         tenant_id=msg.tenant_id or (msg.invoice.tenant_id if msg.invoice else None)):
             await _document_command(msg)
 
 

@@ -13,6 +13,7 @@ from backoffice.errors import DomainError
 from backoffice.model import PayLineStatus
 from infra.settings import load_settings
 from ops import metrics
+from ops.logs import log_context
 from workers import clock
 from workers.app import app
 from workers.deadletter import DeadLetters
@@ -45,14 +46,16 @@ async def _ingest(stream) -> None:
         if b":" not in key:
             await dead_letters.send(message, ValueError(f"key {key!r} is not tenant:placement_id"), tenant_id)
             continue
-        record = ledgers.get(key) or new_record(key.decode())
-        parked = Parked(message.topic, message.partition, message.offset, message.key, message.value, clock.now())
-        outcome = ingest(record, parked, clock.today())
-        # Store before any await: another agent (settle, commands) may touch this ledger meanwhile.
-        if outcome.changed:
-            ledgers[key] = outcome.record
-        for item, error in outcome.dead:
-            await _dead_letter_parked(item, error, tenant_id)
+        with log_context(tenant_id=tenant_id, topic=message.topic, partition=message.partition,
+                         offset=message.offset):
+            record = ledgers.get(key) or new_record(key.decode())
+            parked = Parked(message.topic, message.partition, message.offset, message.key, message.value, clock.now())
+            outcome = ingest(record, parked, clock.today())
+            # Store before any await: another agent (settle, commands) may touch this ledger meanwhile.
+            if outcome.changed:
+                ledgers[key] = outcome.record
+            for item, error in outcome.dead:
+                await _dead_letter_parked(item, error, tenant_id)
 
 
 @app.agent(ledger_inputs_topic)

@@ -2,6 +2,7 @@
 servers: what is decided when, across restarts, retries, dead letters and re-authorization."""
 import pytest
 from confluent_kafka import Producer
+from prometheus_client import REGISTRY
 
 from cli.operator import command_record
 from connectors.runner_jobs import Deliveries, Job
@@ -88,6 +89,7 @@ def test_a_document_failing_past_the_retry_budget_is_dead_lettered_and_reported_
                                                                                        unique_name):
     create_topics(kafka_bootstrap)
     tenant, docs = f"{unique_name}-f", workload.invoices(2, prefix=f"{unique_name}-")
+    dead_before, retries_before = _dead_lettered(BILLING_INVOICES), _retries("quickbooks")
     with _qbo() as server:
         server.inject("realm-f", "5xx", count=1_000_000, path="batch")      # QBO keeps failing
         setup = Setup("quickbooks", server, tmp_path, limits={"backoff_initial": 0.01, "backoff_max": 0.02})
@@ -101,6 +103,17 @@ def test_a_document_failing_past_the_retry_budget_is_dead_lettered_and_reported_
         assert {r["invoice_id"] for r in results} == {d.invoice_id for d in docs}
         assert sorted(m.key() for m in dlq) == sorted(d.invoice_id.encode() for d in docs)
         assert server.documents("realm-f") == []
+        assert _dead_lettered(BILLING_INVOICES) - dead_before == 2 and _retries("quickbooks") > retries_before
+
+
+def _dead_lettered(topic):
+    """backoffice_dead_lettered_total for a source topic, over every reason (this process's registry)."""
+    return sum(sample.value for family in REGISTRY.collect() if family.name == "backoffice_dead_lettered"
+               for sample in family.samples if sample.name.endswith("_total") and sample.labels["topic"] == topic)
+
+
+def _retries(system):
+    return REGISTRY.get_sample_value("backoffice_retries_total", {"system": system}) or 0.0
 
 
 def test_a_tenant_paused_for_reauthorization_resumes_once_its_token_store_holds_a_grant(kafka_bootstrap, tmp_path,

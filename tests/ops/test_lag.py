@@ -1,4 +1,5 @@
-"""Lag and verdicts against the real broker, driven by a plain consumer group."""
+"""Lag and verdicts against the real broker, driven by a plain consumer group and by a worker."""
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -9,7 +10,11 @@ from confluent_kafka import Consumer
 from infra.kafka import consumer_config
 from ops.lag import LagMonitor, format_table
 from ops.verdict import GroupStatus
-from tests.workers.harness import ROOT, produce, wait_until
+from infra.admin import create_topics
+from schemas.topics import ATS_ACCOUNTS, ATS_PLACEMENTS, ATS_TIMESHEETS
+from simulator.records import account_record, placement_record, timesheet_record
+from tests.workers.harness import ROOT, WorkerProcess, produce, produce_records, wait_until
+from workers.names import ingest_topics
 
 pytestmark = pytest.mark.integration
 
@@ -60,3 +65,43 @@ def test_lag_command_prints_json_for_a_group(kafka_bootstrap, unique_name):
     groups = json.loads(out.stdout.strip().splitlines()[-1])
     assert groups[0]["group"] == group and groups[0]["total_lag"] == 3
     assert groups[0]["partitions"][0]["topic"] == topic
+
+
+def _worker_lag(monitor, topics):
+    """The worker group's lag on the ATS inputs, and the group's verdict, from one sample."""
+    group = monitor.sample()[0]
+    return sum(p.lag for p in group.partitions if p.topic in topics), group
+
+
+@pytest.mark.slow
+def test_a_workers_lag_drains_to_zero_grows_while_it_is_stopped_and_recovers(kafka_bootstrap, unique_name, tmp_path):
+    """The Done-when of issue 7 on the real worker: drained, stopped with events arriving, restarted."""
+    create_topics(kafka_bootstrap)
+    tenant, app_id = unique_name, f"{unique_name}-worker"
+    week = dt.date(2026, 9, 6)
+    produce_records(kafka_bootstrap, [(ATS_ACCOUNTS, f"{tenant}:acme", "AccountUpserted",
+                                       account_record(tenant, "acme", "Acme"))]
+                    + [(ATS_PLACEMENTS, f"{tenant}:p{i}", "PlacementUpserted", placement_record(tenant, f"p{i}", "acme"))
+                       for i in range(4)]
+                    # a first week, so that the group has offsets on ats.timesheets when it stops
+                    + [(ATS_TIMESHEETS, f"{tenant}:p{i}", "TimesheetApproved",
+                        timesheet_record(tenant, f"p{i}", week - dt.timedelta(days=7))) for i in range(4)])
+    topics = set(ingest_topics(app_id)[:4])
+    worker = WorkerProcess(kafka_bootstrap, app_id, tmp_path / "w").start()
+    monitor = LagMonitor(kafka_bootstrap, [app_id], window=3)
+    try:
+        lag, group = wait_until(lambda: (s := _worker_lag(monitor, topics))[0] == 0 and s[1].partitions and s, 120,
+                                message="the worker to drain")
+        assert group.consumers_present
+        worker.stop()
+        produce_records(kafka_bootstrap, [(ATS_TIMESHEETS, f"{tenant}:p{i}", "TimesheetApproved",
+                                           timesheet_record(tenant, f"p{i}", week)) for i in range(4)])
+        stopped = [_worker_lag(monitor, topics) for _ in range(3)]
+        assert [lag for lag, _ in stopped] == [4, 4, 4]                # the four approvals wait
+        assert stopped[-1][1].status is GroupStatus.ERR and "STOP" in stopped[-1][1].partition_status.values()
+        worker.start()
+        lag, group = wait_until(lambda: (s := _worker_lag(monitor, topics))[0] == 0
+                                and s[1].status is GroupStatus.OK and s, 120, message="the restarted worker to catch up")
+        assert lag == 0 and group.status is GroupStatus.OK
+    finally:
+        worker.stop()
