@@ -199,7 +199,7 @@ class DeliveryService:
         their_approvals = [a for a in approvals if a.placement_id in temp_ids]
         if temps and their_approvals and not invoice.is_credit_memo:
             report = render_timesheet_report(
-                temps, their_approvals, invoice, template=self.registry.timesheet_report(), agency=agency,
+                temps, their_approvals, invoice, template=self.registry.timesheet_report(invoice.tenant_id), agency=agency,
             )
             rendered.append((TIMESHEET_DOC, report))
         recorded = lifecycle.record(invoice, chosen.name)  # raises before storing if the move is illegal

@@ -49,7 +49,7 @@ def write_batch_pdfs(
             report = folder / f"{stem}-timesheets.pdf"
             report.write_bytes(render_timesheet_report(
                 list({p.placement_id: p for p in on_invoice}.values()), weeks, invoice,
-                template=registry.timesheet_report(), agency=agency,
+                template=registry.timesheet_report(invoice.tenant_id), agency=agency,
             ))
             written.append(report)
     return written

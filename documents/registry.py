@@ -111,12 +111,14 @@ class DocumentTemplate:
 
 @dataclass(frozen=True)
 class TemplateDefaults:
-    """Custom settings: tenant-wide invoice default, credit-memo and report defaults, per-account picks."""
+    """Custom settings: tenant-wide invoice default, credit-memo and report defaults, per-account
+    picks; `tenants` holds a tenant's own settings over these (each agency has its Invoice Setup)."""
 
     tenant: str | None = None
     credit_memo: str | None = None
     timesheet_report: str | None = None
     accounts: Mapping[str, str] = field(default_factory=dict)
+    tenants: Mapping[str, TemplateDefaults] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TemplateDefaults:
@@ -125,7 +127,17 @@ class TemplateDefaults:
             credit_memo=data.get("credit_memo"),
             timesheet_report=data.get("timesheet_report"),
             accounts=dict(data.get("accounts") or {}),
+            tenants={name: cls.from_dict(own or {}) for name, own in (data.get("tenants") or {}).items()},
         )
+
+    def for_tenant(self, tenant_id: str | None) -> TemplateDefaults:
+        """This tenant's settings: its own where it has them, the shared ones elsewhere."""
+        own = self.tenants.get(tenant_id) if tenant_id else None
+        if own is None:
+            return self
+        return TemplateDefaults(tenant=own.tenant or self.tenant, credit_memo=own.credit_memo or self.credit_memo,
+                                timesheet_report=own.timesheet_report or self.timesheet_report,
+                                accounts={**self.accounts, **own.accounts})
 
 
 def make_environment(folder: Path, root: Path) -> jinja2.Environment:
@@ -297,10 +309,11 @@ class TemplateRegistry:
 
     def resolve(self, invoice: Invoice, *, explicit: str | None = None, account_default: str | None = None) -> DocumentTemplate:
         """The template for a document: explicit, else (credit memos) the credit-memo default, else account, else tenant."""
+        defaults = self.defaults.for_tenant(invoice.tenant_id)
         candidates = [explicit]
         if invoice.is_credit_memo:
-            candidates.append(self.defaults.credit_memo)
-        candidates += [account_default, self.defaults.accounts.get(invoice.account_id), self.defaults.tenant]
+            candidates.append(defaults.credit_memo)
+        candidates += [account_default, defaults.accounts.get(invoice.account_id), defaults.tenant]
         for name in candidates:
             if name:
                 template = self.get(name)
@@ -309,9 +322,10 @@ class TemplateRegistry:
                 return template
         raise TemplateError("<default>", None, f"no template chosen and no default for {invoice.kind.value}")
 
-    def timesheet_report(self) -> DocumentTemplate:
-        if self.defaults.timesheet_report:
-            return self.get(self.defaults.timesheet_report)
+    def timesheet_report(self, tenant_id: str | None = None) -> DocumentTemplate:
+        name = self.defaults.for_tenant(tenant_id).timesheet_report
+        if name:
+            return self.get(name)
         reports = self.names(TemplateKind.TIMESHEET_REPORT)
         if not reports:
             raise TemplateError("<timesheet_report>", None, "no timesheet report template is installed")

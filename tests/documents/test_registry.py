@@ -39,6 +39,23 @@ def test_defaults_resolution(template_root):
         TemplateRegistry.load(template_root, TemplateDefaults()).resolve(invoice)
 
 
+def test_each_tenant_has_its_own_defaults_over_the_shared_ones(template_root):
+    defaults = TemplateDefaults.from_dict({
+        "tenant": "standard_invoice", "credit_memo": "standard_credit_memo",
+        "tenants": {"agency-b": {"accounts": {"ACC-7": "standard_credit_memo"}},
+                    "agency-c": {"tenant": "standard_credit_memo"}}})
+    registry = TemplateRegistry.load(template_root, defaults)
+    invoice = factories.invoice()
+    assert invoice.tenant_id not in ("agency-b", "agency-c")
+    assert registry.resolve(invoice).name == "standard_invoice"                               # shared default
+    assert registry.resolve(replace(invoice, tenant_id="agency-c")).name == "standard_credit_memo"   # its own
+    b = replace(invoice, tenant_id="agency-b")
+    assert registry.resolve(replace(b, account_id="ACC-7")).name == "standard_credit_memo"   # its account's pick
+    assert registry.resolve(b).name == "standard_invoice"                                     # else the shared one
+    assert registry.resolve(replace(invoice, account_id="ACC-7")).name == "standard_invoice"  # not another's pick
+    assert registry.timesheet_report("agency-b").name == "timesheet_report"
+
+
 def test_a_new_template_is_just_a_folder(template_root, agency):
     folder = template_root / "perm_placement"
     folder.mkdir()
