@@ -4,8 +4,9 @@ Each tenant's windows are fired by the one worker that owns the tenant's partiti
 the Billto table (the timer reads only its active partitions), so exactly one worker
 looks after a tenant at a time; what a rebalance might fire twice is deduplicated by
 the command id ("close:<tenant>:<window>") and the tenant's closed-window set.
-The look-back is per tenant: a tenant that moves to this worker is caught up from
-`BACKOFFICE_CATCH_UP_DAYS` ago, so windows missed while no worker ran are not skipped.
+The look-back is per tenant: a tenant that moves to this worker is caught up from its
+cycles' last closed windows (or `BACKOFFICE_CATCH_UP_DAYS` ago for a tenant without any),
+so windows missed while no worker ran are not skipped, however long nothing ran.
 
 It never touches a table (Faust refuses table writes outside stream iteration): the
 close is a command, and the command agent (deduplicating by command id) does the rest.
@@ -20,8 +21,8 @@ from infra.settings import load_settings
 from schemas.codec import encode
 from workers import clock
 from workers.app import app
-from workers.scheduler_logic import due_windows, tenants_in
-from workers.topology import billto, commands_topic
+from workers.scheduler_logic import catch_up_since, due_windows, tenants_in
+from workers.topology import billto, commands_topic, tenants
 
 log = logging.getLogger(__name__)
 SETTINGS = load_settings()
@@ -34,7 +35,11 @@ _last_look: dict[str, dt.datetime] = {}
 async def close_due_windows() -> None:
     now = clock.now()
     for tenant in sorted(tenants_in(billto.keys())):
-        since = _last_look.get(tenant, now - CATCH_UP)
+        if tenant in _last_look:
+            since = _last_look[tenant]
+        else:
+            state = tenants.get(tenant.encode())
+            since = catch_up_since(state.closed if state else (), now, CATCH_UP)
         await _close(due_windows([tenant], SETTINGS, since, now), now)
         _last_look[tenant] = now
 

@@ -1,6 +1,7 @@
 """Which batch windows are due: every tenant x cycle window whose run time passed since
-the last look. At start the look goes back `catch_up` so windows missed while no
-worker ran are closed late, not skipped; command ids are deterministic
+the last look. At start the look goes back to the oldest cycle's last closed window (or
+`catch_up` for a tenant that has none), so windows missed while no worker ran are closed
+late, not skipped, however long the outage; command ids are deterministic
 ("close:<tenant>:<window>"), so a window is never closed twice."""
 from __future__ import annotations
 
@@ -35,3 +36,19 @@ def due_windows(tenant_ids: Iterable[str], settings: Settings, since: dt.datetim
 
 def tenants_in(billto_keys: Iterable[bytes]) -> set[str]:
     return {k.decode().split(":", 1)[0] for k in billto_keys}
+
+
+def catch_up_since(closed: Iterable[str], now: dt.datetime, catch_up: dt.timedelta) -> dt.datetime:
+    """Where a tenant's first look starts: back to the end of the period of its oldest cycle's
+    last closed window (every window since runs after that), and never later than `catch_up` ago."""
+    last: dict[str, dt.date] = {}
+    for key in closed:
+        cycle, _, end = key.partition(":")
+        if cycle in BillingCycle.__members__:        # scheduled windows; on-demand keys are "cmd:<id>"
+            day = dt.date.fromisoformat(end)
+            last[cycle] = max(last.get(cycle, day), day)
+    since = now - catch_up
+    if len(last) == len(BillingCycle):
+        oldest = min(last.values())
+        since = min(since, dt.datetime.combine(oldest, dt.time(), tzinfo=dt.timezone.utc))
+    return since
