@@ -13,7 +13,7 @@ from workers.messages import DocumentCommand, LinesChunk, Release, Settle, Windo
 from workers.topology import P, batches, billto, document_commands, ledger_commands, tenants, window_chunks, window_lines, windows
 from workers.consolidate_logic import lines_of_account, release_all
 from workers.window_logic import (
-    Refusal, hierarchy_for, late_release, new_tenant, on_chunk, on_end, releases_on_completion, report_inputs_for,
+    Refusal, ReportInputs, hierarchy_for, late_release, new_tenant, on_chunk, on_end, releases_on_completion,
     settlements, split_assignments, try_generate,
 )
 
@@ -59,8 +59,9 @@ async def _emit_and_confirm(state, chunks, result) -> None:
     """
     request = state.request
     pending = []
+    reports = ReportInputs.of(chunks)
     for invoice in result.invoices:
-        placements, approvals = report_inputs_for(invoice, chunks)
+        placements, approvals = reports.for_invoice(invoice)
         pending.append(await document_commands.send(
             key=invoice.invoice_id.encode(),
             value=DocumentCommand("GENERATED", invoice.invoice_id, request.command_id, invoice,

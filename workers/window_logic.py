@@ -147,14 +147,26 @@ from backoffice.pickling import speed_up_module  # noqa: E402
 speed_up_module(__name__, globals())
 
 
-def report_inputs_for(invoice: Invoice, chunks: Iterable[LinesChunk]) -> tuple[tuple[Placement, ...], tuple[bytes, ...]]:
-    """The placements and kept approvals (Avro bytes) behind an invoice's timesheet lines: what
-    its owner needs for the timesheet report, as the owner does not hold the placements' ledgers."""
-    chunks = list(chunks)
-    timesheet_of = {line.pay_line_id: line.timesheet_id for c in chunks for line in c.lines if line.timesheet_id}
-    approvals = {ts: raw for c in chunks for ts, raw in c.approvals.items()}
-    placements = {p.placement_id: p for c in chunks for p in c.placements}
-    ts_ids = sorted({timesheet_of[line.pay_line_id] for line in invoice.lines if line.pay_line_id in timesheet_of})
-    placement_ids = sorted({line.placement_id for line in invoice.lines if line.pay_line_id in timesheet_of})
-    return (tuple(placements[p] for p in placement_ids if p in placements),
-            tuple(approvals[t] for t in ts_ids if t in approvals))
+@dataclass(frozen=True, slots=True)
+class ReportInputs:
+    """What an invoice's owner needs for its timesheet report (it does not hold the placements'
+    ledgers): the placements and kept approvals (Avro bytes) behind its timesheet lines.
+    Indexed once per window, then asked once per invoice."""
+
+    timesheet_of: dict[str, str]          # pay line id -> timesheet id
+    approvals: dict[str, bytes]           # timesheet id -> Avro bytes of the approval
+    placements: dict[str, Placement]
+
+    @classmethod
+    def of(cls, chunks: Iterable[LinesChunk]) -> ReportInputs:
+        chunks = list(chunks)
+        return cls({line.pay_line_id: line.timesheet_id for c in chunks for line in c.lines if line.timesheet_id},
+                   {ts: raw for c in chunks for ts, raw in c.approvals.items()},
+                   {p.placement_id: p for c in chunks for p in c.placements})
+
+    def for_invoice(self, invoice: Invoice) -> tuple[tuple[Placement, ...], tuple[bytes, ...]]:
+        mine = [line for line in invoice.lines if line.pay_line_id in self.timesheet_of]
+        ts_ids = sorted({self.timesheet_of[line.pay_line_id] for line in mine})
+        placement_ids = sorted({line.placement_id for line in mine})
+        return (tuple(self.placements[p] for p in placement_ids if p in self.placements),
+                tuple(self.approvals[t] for t in ts_ids if t in self.approvals))

@@ -11,7 +11,7 @@ from simulator.records import account_record, placement_record, timesheet_record
 from workers.delivery import report_inputs
 from workers.ledger_logic import Parked, approvals_of, collect, decode_approval, ingest, new_record
 from workers.messages import LinesChunk, WindowRequest
-from workers.window_logic import hierarchy_for, new_tenant, report_inputs_for, try_generate
+from workers.window_logic import ReportInputs, hierarchy_for, new_tenant, try_generate
 
 WEEK = dt.date(2026, 9, 6)
 TODAY = WEEK + dt.timedelta(days=2)
@@ -51,8 +51,9 @@ def test_each_invoice_carries_the_placements_and_weeks_of_its_own_lines_only():
     nodes = [(f"t1:{c}".encode(), account_from_record(account_record("t1", c, c.title()))) for c in ("acme", "globex")]
     result = try_generate(request, chunks, hierarchy_for("t1", nodes), new_tenant("t1"))
     assert len(result.invoices) == 2
+    reports = ReportInputs.of(chunks)
     for invoice in result.invoices:
-        placements, approvals = report_inputs_for(invoice, chunks)
+        placements, approvals = reports.for_invoice(invoice)
         (pid,) = {line.placement_id for line in invoice.lines}
         assert [p.placement_id for p in placements] == [pid]
         decoded = [decode_approval(raw) for raw in approvals]
