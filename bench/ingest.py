@@ -96,13 +96,15 @@ def run_workers(bootstrap: str, app_id: str, count: int, work: Path, total: int,
     return _drain(bootstrap, app_id, procs, ingest_topics(app_id), total)
 
 
-def run_faust_ceiling(bootstrap: str, app_id: str, work: Path, total: int) -> float:
+def run_faust_ceiling(bootstrap: str, app_id: str, work: Path) -> float:
+    """events/s of bench/faust_ceiling.py over the ledger topics (it does not read ats.accounts)."""
     proc = WorkerProcess(bootstrap, app_id, work / app_id,
                          command=[sys.executable, str(ROOT / "bench" / "faust_ceiling.py")])
-    return _drain(bootstrap, app_id, [proc], ATS[1:], total)
+    return _drain(bootstrap, app_id, [proc], ATS[1:], topic_total(bootstrap, ATS[1:]))
 
 
-def _drain(bootstrap: str, app_id: str, procs: list[WorkerProcess], topics: list[str], total: int) -> float:
+def _drain(bootstrap: str, app_id: str, procs: list[WorkerProcess], topics: list[str], events: int) -> float:
+    """Run the processes until the group has consumed `topics`; events over the changelog's span."""
     for p in procs:
         p.start()
     try:
@@ -111,8 +113,7 @@ def _drain(bootstrap: str, app_id: str, procs: list[WorkerProcess], topics: list
     finally:
         for p in procs:
             p.stop(60)
-    ledger_events = total - topic_total(bootstrap, ATS[:1]) if topics == ATS[1:] else total
-    return ledger_events / changelog_span(bootstrap, app_id)
+    return events / changelog_span(bootstrap, app_id)
 
 
 def profile_summary(path: Path, top: int = 18) -> list[dict]:
@@ -148,7 +149,7 @@ def main() -> None:
         print(f"raw confluent-kafka consume + decode: {raw:,.0f} events/s")
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
-            ceiling = run_faust_ceiling(bootstrap, f"{tag}-ceiling", work, total)
+            ceiling = run_faust_ceiling(bootstrap, f"{tag}-ceiling", work)
             print(f"Faust ceiling (decode + one table write per event): {ceiling:,.0f} events/s "
                   f"({ceiling / raw:.2f} of raw)")
             one = run_workers(bootstrap, f"{tag}-one", 1, work, total)

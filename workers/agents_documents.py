@@ -57,14 +57,13 @@ async def _delivery(record: InvoiceRecord, msg: DocumentCommand) -> tuple[Invoic
     service = delivery_service()
     inv = record.invoice
     loop = asyncio.get_running_loop()
-    note = ""
     if msg.action == "RECORD" or (msg.action == "AUTOMATIC" and inv.status is DocumentStatus.NEW):
         placements, approvals = report_inputs(inv, record.report_placements, record.report_approvals)
         with metrics.RENDER_SECONDS.time():
             result = await loop.run_in_executor(None, lambda: service.record(
                 inv, msg.template, placements=placements, approvals=approvals))
         metrics.DOCUMENTS_RENDERED.labels(inv.kind.value).inc(len(result.uris))
-        record = _with(record, result.invoice, f"recorded with {result.invoice.template}{note}",
+        record = _with(record, result.invoice, f"recorded with {result.invoice.template}",
                        document_uris=result.uris, document_sha256=result.sha256s, error=None)
         await emit_invoice(record, "RECORDED")
         invoices[inv.invoice_id.encode()] = record      # kept even if the send that follows fails
@@ -84,7 +83,7 @@ async def _delivery(record: InvoiceRecord, msg: DocumentCommand) -> tuple[Invoic
         result = await loop.run_in_executor(None, lambda: service.print_and_send(inv))
         record = _with(record, result.invoice, "print & send")
         await emit_invoice(record, "SENT")
-    return record, f"{msg.action.lower()} done: {record.invoice.status.value}{note}"
+    return record, f"{msg.action.lower()} done: {record.invoice.status.value}"
 
 
 async def _consolidate(record: InvoiceRecord | None, msg: DocumentCommand) -> None:

@@ -103,9 +103,7 @@ async def _hand_to_invoice_owner(request, chunks) -> None:
                 await ledger_commands.send(key=b"settle", partition=partition,
                                            value=Settle(request.window_key, request.tenant_id, part))
         lines = kept
-    wanted = {line.timesheet_id for line in lines if line.timesheet_id}
-    approvals = tuple(raw for ts, raw in sorted({t: r for c in chunks for t, r in c.approvals.items()}.items())
-                      if ts in wanted)
+    approvals = ReportInputs.of(chunks).approvals_for(line.timesheet_id for line in lines if line.timesheet_id)
     await document_commands.send(key=request.consolidate_into.encode(), value=DocumentCommand(
         "CONSOLIDATE", request.consolidate_into, request.command_id, placements=placements, lines=lines,
         hierarchy=hierarchy, window_key=request.window_key, pay_line_ids=request.pay_line_ids,

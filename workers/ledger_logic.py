@@ -42,7 +42,7 @@ class LedgerRecord:
     seen_commands: frozenset[str] = frozenset()
     #: timesheet id -> the original Avro bytes of its applied approval version. Bytes, not
     #: decoded approvals: a record is (un)pickled on every event, and decoded approvals were
-    #: two thirds of that cost; reports decode them when they need them (`approvals`).
+    #: two thirds of that cost; reports decode them when they need them (`decode_approval`).
     approvals: dict[str, bytes] = field(default_factory=dict)
 
 

@@ -166,7 +166,9 @@ class ReportInputs:
 
     def for_invoice(self, invoice: Invoice) -> tuple[tuple[Placement, ...], tuple[bytes, ...]]:
         mine = [line for line in invoice.lines if line.pay_line_id in self.timesheet_of]
-        ts_ids = sorted({self.timesheet_of[line.pay_line_id] for line in mine})
         placement_ids = sorted({line.placement_id for line in mine})
         return (tuple(self.placements[p] for p in placement_ids if p in self.placements),
-                tuple(self.approvals[t] for t in ts_ids if t in self.approvals))
+                self.approvals_for(self.timesheet_of[line.pay_line_id] for line in mine))
+
+    def approvals_for(self, timesheet_ids: Iterable[str]) -> tuple[bytes, ...]:
+        return tuple(self.approvals[t] for t in sorted(set(timesheet_ids)) if t in self.approvals)
