@@ -44,7 +44,7 @@ def test_a_voided_that_arrives_with_its_recorded_voids_what_was_booked(kafka_boo
         produce(kafka_bootstrap, [e for inv in docs for e in events(tenant, [inv]) + events(tenant, [inv], "VOIDED")])
         with Running(setup.runner(kafka_bootstrap, f"{unique_name}-g")):
             wait_until(lambda: len(server.book("org-a").documents["Invoices"]) == 30 and all(
-                d["Status"] == "VOIDED" for d in server.book("org-a").documents["Invoices"].values()), 60,
+                d["Status"] == "VOIDED" for d in server.book("org-a").documents["Invoices"].values()), 120,
                 message="all 30 invoices voided in Xero")
         results = sync_results(kafka_bootstrap, {tenant})[tenant]
         assert {r["event_id"].rsplit(":", 1)[1] for r in results if r["status"] == "SYNCED"} == {"book", "void"}
@@ -62,7 +62,7 @@ def test_after_a_restart_a_credit_memo_is_voided_through_its_own_endpoint_and_a_
         group = f"{unique_name}-g"
         produce(kafka_bootstrap, events(tenant, [memo]) + events(tenant, invoices))    # the memo first
         with Running(setup.runner(kafka_bootstrap, group)):
-            wait_until(lambda: len(synced_ids(kafka_bootstrap, tenant)) == 5, 60, message="5 documents synced")
+            wait_until(lambda: len(synced_ids(kafka_bootstrap, tenant)) == 5, 120, message="5 documents synced")
         payments = server.documents("realm-q", "Payment")          # applied, not booked unallocated
         invoice_ext = server.documents("realm-q")[0]["Id"] if server.documents("realm-q")[0]["DocNumber"] == \
             invoices[0].number else next(d["Id"] for d in server.documents("realm-q") if d["DocNumber"] ==
@@ -73,7 +73,7 @@ def test_after_a_restart_a_credit_memo_is_voided_through_its_own_endpoint_and_a_
         produce(kafka_bootstrap, events(tenant, [memo], "VOIDED"))
         command = _resync(kafka_bootstrap, tenant, invoices[1].invoice_id)
         with Running(setup.runner(kafka_bootstrap, group)):       # restarted: history from billing.sync only
-            wait_until(lambda: server.documents("realm-q", "CreditMemo")[0].get("status") == "delete", 60,
+            wait_until(lambda: server.documents("realm-q", "CreditMemo")[0].get("status") == "delete", 120,
                        message="the credit memo deleted (QBO's void of a credit memo)")
             wait_until(lambda: any(command in r["event_id"] for r in sync_results(kafka_bootstrap, {tenant})[tenant]),
                        60, message="a fresh SYNCED event for the resync")
@@ -97,9 +97,9 @@ def test_a_document_failing_past_the_retry_budget_is_dead_lettered_and_reported_
         produce(kafka_bootstrap, events(tenant, docs))
         with Running(setup.runner(kafka_bootstrap, f"{unique_name}-g", attempts=2)):
             results = wait_until(lambda: [r for r in sync_results(kafka_bootstrap, {tenant}).get(tenant, [])
-                                          if r["status"] == "FAILED"], 60, message="FAILED results")
+                                          if r["status"] == "FAILED"], 120, message="FAILED results")
             dlq = wait_until(lambda: [m for m in read_to_end(kafka_bootstrap, connector_dead_letter_topic("quickbooks"))
-                                      if decode(m.value()).record["tenant_id"] == tenant], 60, message="dead letters")
+                                      if decode(m.value()).record["tenant_id"] == tenant], 120, message="dead letters")
         assert {r["invoice_id"] for r in results} == {d.invoice_id for d in docs}
         assert sorted(m.key() for m in dlq) == sorted(d.invoice_id.encode() for d in docs)
         assert server.documents("realm-f") == []
@@ -127,11 +127,11 @@ def test_a_tenant_paused_for_reauthorization_resumes_once_its_token_store_holds_
         setup.add(revoked, "org-b", revoked=True)
         produce(kafka_bootstrap, events(good, docs) + events(revoked, theirs))
         with Running(setup.runner(kafka_bootstrap, f"{unique_name}-g", reauth_check=0.2)) as runner:
-            wait_until(lambda: len(synced_ids(kafka_bootstrap, good)) == 6 and revoked in runner.paused, 60,
+            wait_until(lambda: len(synced_ids(kafka_bootstrap, good)) == 6 and revoked in runner.paused, 120,
                        message="good tenant synced, revoked tenant paused")
             assert server.book("org-b").documents["Invoices"] == {}
             setup.reconnect(revoked, "org-b")                    # `backoffice connect` after the pause
-            wait_until(lambda: len(synced_ids(kafka_bootstrap, revoked)) == 6, 60, message="resumed tenant synced")
+            wait_until(lambda: len(synced_ids(kafka_bootstrap, revoked)) == 6, 120, message="resumed tenant synced")
             assert revoked not in runner.paused
         statuses = [r["status"] for r in sync_results(kafka_bootstrap, {revoked})[revoked]]
         assert "NEEDS_REAUTH" in statuses and statuses[-1] == "SYNCED"

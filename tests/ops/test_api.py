@@ -94,12 +94,12 @@ def test_list_batches_then_generate_shows_the_batch_its_invoice_and_history(api,
         outcome = wait_until(lambda: outcomes(kafka_bootstrap, {command_id}).get(command_id), 120, message="outcome")
     assert outcome["ok"] and len(outcome["invoice_ids"]) == 1, outcome
     listing = wait_until(lambda: (b := httpx.get(f"{url}/batches", headers=_auth("tenant-token")).json())["batches"]
-                         and b, 30, message="the batch in List Batches")
+                         and b, 120, message="the batch in List Batches")
     batch = listing["batches"][0]
     assert batch["invoice_count"] == 1 and batch["amount_timesheets"] == str(2 * PER_TIMESHEET)
     assert batch["sync_status"] == {"NOT_SYNCED": 1} and listing["pending"]["pay_lines"] == 0
     docs = wait_until(lambda: httpx.get(f"{url}/batches/{batch['batch_id']}/invoices",
-                                        headers=_auth("tenant-token")).json()["invoices"], 30, message="invoices")
+                                        headers=_auth("tenant-token")).json()["invoices"], 120, message="invoices")
     detail = httpx.get(f"{url}/invoices/{docs[0]['invoice_id']}", headers=_auth("tenant-token")).json()
     assert detail["number"] == "1" and len(detail["lines"]) == 4 and detail["history"][0]["status"] == "NEW"
     assert httpx.get(f"{url}/invoices/nope", headers=_auth("tenant-token")).status_code == 404

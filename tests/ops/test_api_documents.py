@@ -66,7 +66,7 @@ def worker(kafka_bootstrap, tmp_path_factory):
                 assert outcome["ok"] and len(outcome["invoice_ids"]) == 1, outcome
                 ids[t] = outcome["invoice_ids"][0]
                 wait_until(lambda t=t: httpx.get(f"{base}/api/v1/tenants/{t}/invoices/{ids[t]}", headers=ROOT,
-                                                 timeout=10).status_code == 200, 60, message="the invoice")
+                                                 timeout=10).status_code == 200, 120, message="the invoice")
             yield {"base": base, "a": a, "b": b, "ids": ids, "smtp": smtp, "store": LocalDocumentStore(data / "docs")}
         finally:
             proc.stop()
@@ -103,7 +103,7 @@ def test_record_stores_the_timesheet_report_then_send_and_resend(worker, kafka_b
     outcome = _command(kafka_bootstrap, base, a, "record", {"invoice_ids": [invoice_id]})
     assert outcome["ok"] and "left out" not in outcome["message"], outcome
     uris = wait_until(lambda: (d := _detail(base, a, invoice_id))["status"] == "RECORDED" and d["document_uris"],
-                      30, message="recorded")
+                      120, message="recorded")
     [report] = [u for u in uris if "timesheet_report" in u]
     text = " ".join(pdf_text(worker["store"].get(report)).split())
     for day in ("08/31/2026 Mon REG", "09/01/2026 Tue REG", "09/02/2026 Wed REG", "09/03/2026 Thu REG",

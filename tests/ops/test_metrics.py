@@ -62,15 +62,15 @@ def test_worker_metrics_health_and_readiness(kafka_bootstrap, tmp_path, unique_n
                                       "BACKOFFICE_SMTP_PORT": str(smtp.port), "BACKOFFICE_SMTP_ATTEMPTS": "1",
                                       "BACKOFFICE_CLOCK": "2026-09-10T12:00:00+00:00"}).start()
     try:
-        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()["status"] == "ok", 60,
+        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()["status"] == "ok", 120,
                    message="healthz")
         ready = wait_until(lambda: (r := httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)).status_code == 200
-                           and r.json(), 60, message="readyz")
+                           and r.json(), 120, message="readyz")
         assert ready["ready"] and ready["assigned_partitions"] > 0
         wait_drained(kafka_bootstrap, t, ingest_topics(t))
         names, before = wait_until(lambda: (x := _scrape(port)) and _value(x[1], "kafka_consumergroup_group_lag",
                                                                              group=t) == 0
-                                   and _value(x[1], "kafka_partition_latest_offset") > 0 and x, 60,
+                                   and _value(x[1], "kafka_partition_latest_offset") > 0 and x, 120,
                                    message="lag metrics of the drained group")
         missing = [n for n in OWN + LAG if n.removesuffix("_total") not in names]    # families drop _total
         assert not missing, missing
@@ -83,15 +83,15 @@ def test_worker_metrics_health_and_readiness(kafka_bootstrap, tmp_path, unique_n
         produce(kafka_bootstrap, [(ATS_TIMESHEETS, f"{t}:p1".encode(), encode(
             "TimesheetApproved", timesheet_record(t, "p1", dt.date(2026, 9, 6))))])
         produce(kafka_bootstrap, [command(t, f"{t}-gen", "GENERATE")])
-        generated = wait_until(lambda: outcomes(kafka_bootstrap, {f"{t}-gen"}), 60, message="generate outcome")
+        generated = wait_until(lambda: outcomes(kafka_bootstrap, {f"{t}-gen"}), 120, message="generate outcome")
         [invoice_id] = generated[f"{t}-gen"]["invoice_ids"]
         for kind in ("RECORD", "SEND"):
             produce(kafka_bootstrap, [command(t, f"{t}-{kind}", kind, invoice_id=invoice_id)])
-            done = wait_until(lambda kind=kind: outcomes(kafka_bootstrap, {f"{t}-{kind}"}), 60, message=kind)
+            done = wait_until(lambda kind=kind: outcomes(kafka_bootstrap, {f"{t}-{kind}"}), 120, message=kind)
             assert done[f"{t}-{kind}"]["ok"] and "left out" not in done[f"{t}-{kind}"]["message"], done
         _, after = wait_until(lambda: (x := _scrape(port)) and
                               _value(x[1], "backoffice_invoices_generated_total", kind="INVOICE") >= 1 and
-                              _value(x[1], "backoffice_pay_lines", status="INVOICED") >= 2 and x, 60,
+                              _value(x[1], "backoffice_pay_lines", status="INVOICED") >= 2 and x, 120,
                               message="counters to move")
         assert _value(after, "backoffice_events_consumed_total", topic=ATS_TIMESHEETS) > \
             _value(before, "backoffice_events_consumed_total", topic=ATS_TIMESHEETS)

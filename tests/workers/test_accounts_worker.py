@@ -38,7 +38,7 @@ def test_accounts_land_in_the_tenant_billto_table_and_garbage_is_dead_lettered(k
         assert node.account_name == "Acme v2" and node.version == 2
         assert table[f"t1:{unique_name}-cl".encode()].parent_id == unique_name
         letters = wait_until(lambda: [m for m in read_to_end(kafka_bootstrap, dead_letter_topic(ATS_ACCOUNTS))][dlq_before:],
-                             30, message="dead letter")
+                             120, message="dead letter")
         record = decode(letters[-1].value()).record
         assert record["original_value"] == b"\x00not avro"
         assert record["error_type"] == "DecodeError" and "single-object" in record["error"]

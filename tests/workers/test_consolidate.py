@@ -55,7 +55,7 @@ def test_consolidate_into_new_invoice_then_refused_once_recorded(kafka_bootstrap
         merged = run(f"{t}-c1", "CONSOLIDATE", invoice_id=invoice_id, as_of=WEEK2)
         assert merged["ok"], merged
         events = wait_until(lambda: (e := _latest(kafka_bootstrap, t, invoice_id)) and
-                            any(r["event_type"] == "CONSOLIDATED" for r in e) and e, 60, message="CONSOLIDATED event")
+                            any(r["event_type"] == "CONSOLIDATED" for r in e) and e, 120, message="CONSOLIDATED event")
         grown = [r for r in events if r["event_type"] == "CONSOLIDATED"][-1]
         assert {line["placement_id"] for line in grown["lines"]} == {"p1", "p2"}        # zeta's p3 stays out
         assert len(grown["lines"]) == 4 and grown["subtotal"] == sum(x["amount"] for x in grown["lines"])
@@ -69,7 +69,7 @@ def test_consolidate_into_new_invoice_then_refused_once_recorded(kafka_bootstrap
         assert not refused["ok"] and "RECORDED" in refused["message"]
         last = run(f"{t}-g2", "GENERATE", as_of=WEEK2)
         assert last["ok"] and len(last["invoice_ids"]) == 2, last                  # acme's week 2 + zeta's p3
-        docs = wait_until(lambda: (d := invoice_events(kafka_bootstrap, {t})) and len(d) == 3 and d, 60,
+        docs = wait_until(lambda: (d := invoice_events(kafka_bootstrap, {t})) and len(d) == 3 and d, 120,
                           message="three generated invoices")
         lines = [line["pay_line_id"] for d in docs.values() if d["invoice_id"] != invoice_id for line in d["lines"]]
         assert sorted({x.split("|")[0] for x in lines}) == [f"{t}:p1", f"{t}:p3"] and len(lines) == len(set(lines)) == 4

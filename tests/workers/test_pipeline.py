@@ -85,7 +85,7 @@ def test_every_expected_line_is_invoiced_exactly_once(kafka_bootstrap, tmp_path,
                           120, message=f"generate outcomes; log:\n{worker.log()[-3000:]}")
         assert all(o["ok"] for o in done.values()), done
         invoices = wait_until(lambda: (inv := invoice_events(kafka_bootstrap, set(rename.values())))
-                              and sum(len(o["invoice_ids"]) for o in done.values()) == len(inv) and inv, 60,
+                              and sum(len(o["invoice_ids"]) for o in done.values()) == len(inv) and inv, 120,
                               message="the invoice events of both batches")
     finally:
         worker.stop()

@@ -78,7 +78,7 @@ def _lines_by_invoice(rig, tenant):
 
 def _wait_invoices(rig, tenant, outcome_list):
     ids = {i for o in outcome_list for i in o["invoice_ids"]}
-    return wait_until(lambda: (d := _lines_by_invoice(rig, tenant)) and ids <= set(d) and d, 60,
+    return wait_until(lambda: (d := _lines_by_invoice(rig, tenant)) and ids <= set(d) and d, 120,
                       message=f"invoice events {sorted(ids)}")
 
 
@@ -111,7 +111,7 @@ def test_a_done_window_replayed_or_closed_again_strands_nothing(rig):
     def reserved_then_released():
         seen = [window in r.reserved.values() for r in _ledger_history(rig, f"{t}:p2".encode())]
         return True in seen and not seen[-1]
-    wait_until(reserved_then_released, 60, message="the replayed Collect's reservation and its release")
+    wait_until(reserved_then_released, 120, message="the replayed Collect's reservation and its release")
     second = rig.run(t, f"{t}-close-3", "CLOSE_WINDOW", window_id="WEEKLY:2026-09-13")
     assert second["ok"] and len(second["invoice_ids"]) == 1, second
     docs = _wait_invoices(rig, t, [first, second])
@@ -167,7 +167,9 @@ def test_a_first_number_already_issued_is_refused_and_the_assembler_lives_on(rig
     g3, g4 = rig.wait(f"{t}-g3"), rig.wait(f"{t}-g4")
     assert g3["ok"] and "numbers 5-5" in g3["message"], g3
     assert not g4["ok"] and "already issued" in g4["message"], g4
-    assert read_table(rig.bootstrap, rig.app_id, WINDOW_TABLE)[f"{t}|cmd:{t}-g4".encode()].blocked  # assembler's
+    # the assembler marks the window after answering: wait for its table write, not only the outcome
+    wait_until(lambda: (w := read_table(rig.bootstrap, rig.app_id, WINDOW_TABLE).get(f"{t}|cmd:{t}-g4".encode()))
+               and w.blocked, 120, message="g4's window marked blocked")
     rig.ingest([_ts(t, "p1", WEEK3)])
     g5 = rig.run(t, f"{t}-g5", "GENERATE", as_of=WEEK3)
     assert g5["ok"] and "numbers 6-6" in g5["message"], g5
