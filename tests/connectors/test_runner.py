@@ -115,7 +115,7 @@ def test_each_document_lands_once_across_a_kill9_and_a_revoked_tenant_pauses_alo
             proc = _start(system, env, log)
             results = wait_until(lambda: (s := _sync(kafka_bootstrap, {good, revoked})) and
                                  len({r["invoice_id"] for r in s.get(good, []) if r["status"] == "SYNCED"}) == 132
-                                 and s, 180, message=f"all synced; log:\n{(tmp_path / 'connector.log').read_text()[-2000:]}")
+                                 and s.get(revoked) and s, 180, message=f"all synced; log:\n{(tmp_path / 'connector.log').read_text()[-2000:]}")
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)

@@ -82,6 +82,7 @@ def test_worker_metrics_health_and_readiness(kafka_bootstrap, tmp_path, unique_n
 
         produce(kafka_bootstrap, [(ATS_TIMESHEETS, f"{t}:p1".encode(), encode(
             "TimesheetApproved", timesheet_record(t, "p1", dt.date(2026, 9, 6))))])
+        wait_drained(kafka_bootstrap, t, ingest_topics(t))      # the approval is on its ledger before the Collect
         produce(kafka_bootstrap, [command(t, f"{t}-gen", "GENERATE")])
         generated = wait_until(lambda: outcomes(kafka_bootstrap, {f"{t}-gen"}), 120, message="generate outcome")
         [invoice_id] = generated[f"{t}-gen"]["invoice_ids"]

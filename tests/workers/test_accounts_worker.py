@@ -33,7 +33,7 @@ def test_accounts_land_in_the_tenant_billto_table_and_garbage_is_dead_lettered(k
     worker = WorkerProcess(kafka_bootstrap, unique_name, tmp_path).start()
     try:
         table = wait_until(lambda: (t := read_table(kafka_bootstrap, unique_name, "billto")) and len(t) >= 2 and t,
-                           60, message="billto changelog")
+                           120, message="billto changelog")
         node = table[f"t1:{unique_name}".encode()]
         assert node.account_name == "Acme v2" and node.version == 2
         assert table[f"t1:{unique_name}-cl".encode()].parent_id == unique_name

@@ -105,7 +105,8 @@ def test_a_done_window_replayed_or_closed_again_strands_nothing(rig):
     rig.ingest([_ts(t, "p2", WEEK1)])                                   # approved late, worked in the window
     again = rig.run(t, f"{t}-close-2", "CLOSE_WINDOW", window_id=window)
     assert again["ok"] and "already closed" in again["message"] and again["invoice_ids"] == [], again
-    request = read_table(rig.bootstrap, rig.app_id, WINDOW_TABLE)[f"{t}|{window}".encode()].request
+    request = wait_until(lambda: read_table(rig.bootstrap, rig.app_id, WINDOW_TABLE).get(f"{t}|{window}".encode()),
+                         120, message="close-1's window in the windows changelog").request
     _replay_collect(rig, request)
 
     def reserved_then_released():
