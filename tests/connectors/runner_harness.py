@@ -13,10 +13,10 @@ from connectors.oauth import seed
 from connectors.registry import Connection, Registry
 from connectors.runner import ConnectorRunner
 from connectors.tokens import FernetFileStore
-from infra.readback import read_to_end
-from schemas.codec import decode, encode
+from schemas.codec import encode
 from schemas.mapping import invoice_to_record
 from schemas.topics import BILLING_INVOICES, BILLING_SYNC
+from tests.workers.harness import records_by
 
 
 def events(tenant, invoices, event_type="RECORDED"):
@@ -27,12 +27,7 @@ def events(tenant, invoices, event_type="RECORDED"):
 
 
 def sync_results(bootstrap, tenants):
-    out = {}
-    for m in read_to_end(bootstrap, BILLING_SYNC):
-        rec = decode(m.value()).record
-        if rec["tenant_id"] in tenants:
-            out.setdefault(rec["tenant_id"], []).append(rec)
-    return out
+    return records_by(bootstrap, BILLING_SYNC, "tenant_id", tenants)
 
 
 def synced_ids(bootstrap, tenant):

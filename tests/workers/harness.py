@@ -15,7 +15,7 @@ from confluent_kafka import Producer
 from infra.kafka import producer_config
 from infra.offsets import group_lag
 from infra.readback import read_to_end
-from schemas.codec import encode
+from schemas.codec import decode, encode
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,6 +85,16 @@ def read_table(bootstrap: str, app_id: str, table: str) -> dict:
         else:
             state[msg.key()] = pickle.loads(value)
     return state
+
+
+def records_by(bootstrap: str, topic: str, field: str, wanted) -> dict[str, list[dict]]:
+    """The decoded records of `topic` whose `field` is one of `wanted`, grouped by it, in topic order."""
+    found: dict[str, list[dict]] = {}
+    for m in read_to_end(bootstrap, topic):
+        rec = decode(m.value()).record
+        if rec[field] in wanted:
+            found.setdefault(rec[field], []).append(rec)
+    return found
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.5, message: str = "condition"):

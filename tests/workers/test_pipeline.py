@@ -12,7 +12,7 @@ from schemas.topics import ATS_ACCOUNTS, ATS_FEES, ATS_PLACEMENTS, ATS_TIMESHEET
 from simulator.generate import generate
 from simulator.publish import publish
 from workers.names import ingest_topics
-from tests.workers.harness import WorkerProcess, produce, wait_drained, wait_until
+from tests.workers.harness import WorkerProcess, produce, records_by, wait_drained, wait_until
 from tests.workers.oracle import assert_gapless, assert_invoiced_exactly_once, due_by
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -32,12 +32,8 @@ def command(tenant, cid, kind, **fields):
 
 
 def outcomes(bootstrap, ids):
-    found = {}
-    for m in read_to_end(bootstrap, BILLING_OUTCOMES):
-        rec = decode(m.value()).record
-        if rec["command_id"] in ids:
-            found[rec["command_id"]] = rec
-    return found
+    """The latest outcome of each command."""
+    return {cid: recs[-1] for cid, recs in records_by(bootstrap, BILLING_OUTCOMES, "command_id", ids).items()}
 
 
 def invoice_events(bootstrap, tenants):

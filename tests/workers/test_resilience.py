@@ -9,13 +9,11 @@ from confluent_kafka import Consumer, TopicPartition
 
 from infra.admin import create_topics
 from infra.kafka import consumer_config
-from infra.readback import read_to_end
-from schemas.codec import decode
 from schemas.topics import ATS_ACCOUNTS, ATS_FEES, ATS_PLACEMENTS, ATS_TIMESHEETS, BILLING_OUTCOMES
 from simulator.generate import generate
 from simulator.publish import publish
 from workers.names import ingest_topics
-from tests.workers.harness import WorkerProcess, produce, read_table, wait_drained, wait_until
+from tests.workers.harness import WorkerProcess, produce, read_table, records_by, wait_drained, wait_until
 from tests.workers.oracle import assert_gapless, assert_invoiced_exactly_once, due_by
 from tests.workers.test_pipeline import command
 
@@ -39,12 +37,7 @@ def _stream(prefix):
 
 
 def _outcomes(bootstrap, ids):
-    found = {}
-    for m in read_to_end(bootstrap, BILLING_OUTCOMES):
-        rec = decode(m.value()).record
-        if rec["command_id"] in ids:
-            found.setdefault(rec["command_id"], []).append(rec)
-    return found
+    return records_by(bootstrap, BILLING_OUTCOMES, "command_id", ids)
 
 
 def _invoices(bootstrap, app_id, tenants):

@@ -14,10 +14,10 @@ from confluent_kafka import Producer
 from infra.admin import create_topics
 from infra.kafka import producer_config
 from infra.readback import read_to_end
-from schemas.codec import decode, encode
+from schemas.codec import encode
 from schemas.topics import ATS_ACCOUNTS, ATS_PLACEMENTS, BILLING_OUTCOMES, PLACEMENT_PARTITIONS
 from simulator.records import account_record, placement_record
-from tests.workers.harness import WorkerProcess, produce, read_table, wait_drained, wait_until
+from tests.workers.harness import WorkerProcess, produce, read_table, records_by, wait_drained, wait_until
 from tests.workers.test_consolidate import _ts
 from tests.workers.test_pipeline import command, invoice_events
 from workers.messages import Collect
@@ -36,8 +36,7 @@ class Rig:
         wait_drained(self.bootstrap, self.app_id, ingest_topics(self.app_id))
 
     def outcomes(self, cid):
-        return [r for m in read_to_end(self.bootstrap, BILLING_OUTCOMES)
-                if (r := decode(m.value()).record)["command_id"] == cid]
+        return records_by(self.bootstrap, BILLING_OUTCOMES, "command_id", {cid}).get(cid, [])
 
     def send(self, *commands):
         produce(self.bootstrap, list(commands))
