@@ -15,8 +15,7 @@ from schemas.mapping import invoice_to_record
 from workers import clock
 from workers.app import app
 from workers.consolidate_logic import consolidate, settlements
-from workers.window_logic import split_assignments
-from workers.emit import send_outcome
+from workers.emit import send_outcome, send_settles
 from workers.messages import DocumentCommand, LineCommand
 from workers.partitioning import partition_for
 from workers.topology import P, document_commands, invoices, invoices_out, ledger_commands
@@ -94,9 +93,7 @@ async def _consolidate(record: InvoiceRecord | None, msg: DocumentCommand) -> No
                        report_approvals=tuple(dict.fromkeys(record.report_approvals + msg.approvals)))
         invoices[msg.invoice_id.encode()] = record
         await emit_invoice(record, "CONSOLIDATED")
-    for partition, settle in settlements(msg, result.taken, P).items():
-        for part in split_assignments(settle.assignments):
-            await ledger_commands.send(key=b"settle", partition=partition, value=replace(settle, assignments=part))
+    await send_settles(settlements(msg, result.taken, P))
     tenant_id = record.invoice.tenant_id if record else (msg.lines[0].tenant_id if msg.lines else "")
     await send_outcome(command_id=msg.command_id, tenant_id=tenant_id,
                        command="CONSOLIDATE", ok=result.ok, message=result.message,

@@ -8,13 +8,13 @@ from dataclasses import replace
 
 from ops import metrics
 from workers.app import app
-from workers.emit import send_outcome
+from workers.emit import send_outcome, send_settles
 from workers.messages import DocumentCommand, LinesChunk, Release, Settle, WindowEnd
 from workers.topology import P, batches, billto, document_commands, ledger_commands, tenants, window_chunks, window_lines, windows
 from workers.consolidate_logic import lines_of_account, release_all
 from workers.window_logic import (
     Refusal, ReportInputs, hierarchy_for, late_release, new_tenant, on_chunk, on_end, releases_on_completion,
-    settlements, split_assignments, try_generate,
+    settlements, try_generate,
 )
 
 log = logging.getLogger(__name__)
@@ -32,11 +32,8 @@ async def _settle_and_release(request, chunks, assignments: dict[str, str]) -> l
     """Settle messages per ledger partition (invoiced lines), then a Release to every partition
     (all that the window still reserves, whichever Collect reserved it). Same producer and
     partition: each Release lands after that partition's Settles."""
-    pending = []
-    for partition, settled in settlements(chunks, assignments).items():
-        for part in split_assignments(settled):       # keeps every message well under the broker's limit
-            pending.append(await ledger_commands.send(key=b"settle", partition=partition,
-                                                      value=Settle(request.window_key, request.tenant_id, part)))
+    pending = await send_settles({partition: Settle(request.window_key, request.tenant_id, settled)
+                                  for partition, settled in settlements(chunks, assignments).items()})
     for partition in releases_on_completion(request, P):
         pending.append(await _release(request, partition))
     return pending
@@ -92,18 +89,16 @@ async def _hand_to_invoice_owner(request, chunks) -> None:
     """Manual Consolidate: the invoice's owner decides (it alone knows the invoice's status)
     and settles or releases the reserved lines itself."""
     lines = tuple(line for c in chunks for line in c.lines)
-    placements = tuple({p.placement_id: p for c in chunks for p in c.placements}.values())
+    reports = ReportInputs.of(chunks)
+    placements = tuple(reports.placements.values())
     hierarchy = hierarchy_for(request.tenant_id, billto.items())
     if request.account_id:      # only that account's lines travel; the others' reservations are let go here
         kept = lines_of_account(lines, placements, hierarchy, request.account_id)
         kept_ids = {line.pay_line_id for line in kept}
         dropped = [line for line in lines if line.pay_line_id not in kept_ids]
-        for partition, settle in release_all(request.window_key, request.tenant_id, dropped, P).items():
-            for part in split_assignments(settle.assignments):
-                await ledger_commands.send(key=b"settle", partition=partition,
-                                           value=Settle(request.window_key, request.tenant_id, part))
+        await send_settles(release_all(request.window_key, request.tenant_id, dropped, P))
         lines = kept
-    approvals = ReportInputs.of(chunks).approvals_for(line.timesheet_id for line in lines if line.timesheet_id)
+    approvals = reports.approvals_for(line.timesheet_id for line in lines if line.timesheet_id)
     await document_commands.send(key=request.consolidate_into.encode(), value=DocumentCommand(
         "CONSOLIDATE", request.consolidate_into, request.command_id, placements=placements, lines=lines,
         hierarchy=hierarchy, window_key=request.window_key, pay_line_ids=request.pay_line_ids,

@@ -1,12 +1,17 @@
-"""Encoding and sending the app's external events (Avro, our codec)."""
+"""Sending the app's events: external ones encoded with our codec (Avro), and the Settle
+messages every lines-owning agent sends to the ledger partitions."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
+from typing import Mapping
 
 from backoffice.health import Finding
 from schemas.codec import encode
 from workers import clock
-from workers.topology import outcomes_out
+from workers.messages import Settle
+from workers.topology import ledger_commands, outcomes_out
+from workers.window_logic import split_assignments
 
 
 def outcome_record(*, command_id: str, tenant_id: str, command: str, ok: bool, message: str,
@@ -22,3 +27,14 @@ def outcome_record(*, command_id: str, tenant_id: str, command: str, ok: bool, m
 async def send_outcome(**kwargs) -> None:
     record = outcome_record(**kwargs)
     await outcomes_out.send(key=record["command_id"].encode(), value=encode("CommandOutcome", record))
+
+
+async def send_settles(by_partition: Mapping[int, Settle]) -> list:
+    """Each ledger partition's Settle, split so that every message stays well under the
+    broker's limit; returns the sends' futures (await them for the broker's acks)."""
+    pending = []
+    for partition, settle in by_partition.items():
+        for part in split_assignments(settle.assignments):
+            pending.append(await ledger_commands.send(key=b"settle", partition=partition,
+                                                      value=replace(settle, assignments=part)))
+    return pending
