@@ -112,6 +112,12 @@ class QboTestServer(LoopbackServer):
     def documents(self, realm_id: str, entity: str = "Invoice") -> list[dict]:
         return list(self.realm(realm_id).entities[entity].values())
 
+    def credit_applications(self, realm_id: str) -> list[tuple[dict, dict]]:
+        """Per Payment: {TxnType: (DocNumber, Amount)} of its linked lines, and the Payment itself."""
+        number_of = {d["Id"]: d["DocNumber"] for e in ("Invoice", "CreditMemo") for d in self.documents(realm_id, e)}
+        return [({ln["LinkedTxn"][0]["TxnType"]: (number_of[ln["LinkedTxn"][0]["TxnId"]], ln["Amount"])
+                  for ln in payment["Line"]}, payment) for payment in self.documents(realm_id, "Payment")]
+
     # -- OAuth ---------------------------------------------------------------------------------
     async def _token(self, request: web.Request) -> web.Response:
         form = await request.post()

@@ -51,11 +51,8 @@ def _assert_books_equal(server, realm, docs):
 
 def _assert_credits_applied(server, realm, docs):
     """Each linked memo is applied, once, to the invoice it credits, for its whole amount."""
-    number_of = {d["Id"]: d["DocNumber"] for e in ("Invoice", "CreditMemo") for d in server.documents(realm, e)}
     applied = {}
-    for payment in server.documents(realm, "Payment"):
-        links = {ln["LinkedTxn"][0]["TxnType"]: (number_of[ln["LinkedTxn"][0]["TxnId"]], ln["Amount"])
-                 for ln in payment["Line"]}
+    for links, payment in server.credit_applications(realm):
         memo, amount = links["CreditMemo"]
         assert memo not in applied and payment["TotalAmt"] == 0 and links["Invoice"][1] == amount
         applied[memo] = (links["Invoice"][0], Decimal(str(amount)).quantize(Decimal("0.01")))

@@ -72,11 +72,9 @@ class _Qbo:
         return [d["DocNumber"] for d in self.server.documents(org, "CreditMemo")]
 
     def applied(self, org):
-        number = {d["Id"]: d["DocNumber"] for e in ("Invoice", "CreditMemo") for d in self.server.documents(org, e)}
         out = {n: [] for n in self.memo_numbers(org)}
-        for payment in self.server.documents(org, "Payment"):
-            links = {ln["LinkedTxn"][0]["TxnType"]: number[ln["LinkedTxn"][0]["TxnId"]] for ln in payment["Line"]}
-            out[links["CreditMemo"]].append(links["Invoice"])
+        for links, _ in self.server.credit_applications(org):
+            out[links["CreditMemo"][0]].append(links["Invoice"][0])
         return out
 
 
