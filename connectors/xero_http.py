@@ -221,11 +221,14 @@ class XeroHttp:
             resume_at = max(resume_at, now + dt.timedelta(seconds=retry_after))
         self.paused_until = resume_at
 
-    async def _send(self, method, path, params, json, content, content_type, key, token) -> httpx.Response:
+    def _raise_if_paused(self) -> None:
         if self.paused_until is not None:
             if self._utcnow() < self.paused_until:
                 raise XeroDailyLimitReached(self.xero_tenant_id, self.paused_until)
             self.paused_until = None
+
+    async def _send(self, method, path, params, json, content, content_type, key, token) -> httpx.Response:
+        self._raise_if_paused()
         headers = {"Authorization": f"Bearer {token}", "xero-tenant-id": self.xero_tenant_id,
                    "Accept": "application/json"}
         if key is not None:
@@ -235,6 +238,9 @@ class XeroHttp:
         async with self._concurrency:
             await self._window.acquire()
             try:
+                # again: the daily quota may have run out while this call waited for a slot
+                # (a call queued behind the one that got the day's 429 must not go out)
+                self._raise_if_paused()
                 self.calls += 1
                 response = await self._client.request(method, path, params=params, json=json, content=content,
                                                        headers=headers)

@@ -85,6 +85,22 @@ async def test_daily_limit_pauses_with_resume_at_then_resumes_exactly_once():
         wl.assert_books_equal(server.book("org-d"), docs, ids)
 
 
+async def test_calls_queued_behind_the_days_last_call_never_go_out():
+    """One call in flight at a time; the 3rd answer says the day's quota is spent while three more
+    wait for the slot: those are refused here, not sent (Xero counts every call, even a 429)."""
+    clock = Clock(dt.datetime(2026, 3, 17, 21, 30, tzinfo=dt.UTC))
+    with XeroTestServer(limits=dataclasses.replace(ROOMY, day=3), utcnow=clock) as server:
+        conn = make(server, "org-q", dataclasses.replace(FAST, concurrency=1), utcnow=clock)
+        try:
+            results = await asyncio.gather(*(conn.http.call("GET", "/Contacts") for _ in range(6)),
+                                           return_exceptions=True)
+        finally:
+            await conn.aclose()
+        assert [type(r) is XeroDailyLimitReached for r in results] == [False] * 3 + [True] * 3
+        assert [r["status"] for r in server.api_requests("org-q")] == [200, 200, 200]
+        assert conn.http.calls == 3
+
+
 async def test_calls_stay_within_xero_minute_and_concurrency_limits():
     """Xero's real limits on a 40x faster clock: 60 calls per 1.5 s window, 5 in flight."""
     scale = 40.0
