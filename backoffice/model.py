@@ -182,7 +182,9 @@ class PayLine:
     """A realized fee not yet invoiced (seed 000).
 
     `effective_date` decides Scheduled vs Pending; `work_date` (the week
-    ending for timesheets) decides which batch window's period it falls in.
+    ending for timesheets, or the last day of a week's part when a semi-monthly
+    or monthly period end splits the week) decides which batch window's period
+    it falls in.
     """
 
     tenant_id: str
