@@ -55,7 +55,7 @@ def week_parts(cycle: BillingCycle, week_ending: dt.date, work_dates: Iterable[d
     otherwise one part per period, each spanning the week's days inside that period.
     """
     days = {week_ending - dt.timedelta(days=n) for n in range(_WEEK)} | set(work_dates)
-    ends = {day: period_end_of(cycle, day) for day in days}
+    ends = {} if cycle is BillingCycle.WEEKLY else {day: period_end_of(cycle, day) for day in days}
     if len(set(ends.values())) <= 1:
         whole = WeekPart(None, min(days), max(max(days), week_ending))
         return {day: whole for day in days}
