@@ -74,8 +74,8 @@ def generate(request: WindowRequest, chunks: Iterable[LinesChunk], hierarchy: Bi
         for line in chunk.lines:
             lines[line.pay_line_id] = line
     period_start, period_end = request.period_start, request.period_end
-    if request.on_demand and lines:      # an on-demand run covers the dates of what it invoices
-        period_start = min(x.work_date for x in lines.values())
+    if request.on_demand and lines:      # an on-demand run covers the days of what it invoices
+        period_start = min(x.work_start or x.work_date for x in lines.values())
         period_end = max(x.work_date for x in lines.values())
     gen = GenerationRequest(
         tenant_id=request.tenant_id, batch_key=request.window_key, issue_date=request.as_of,
