@@ -55,7 +55,10 @@ def _run(records, request):
         chunks.append(LinesChunk(request, 0, len(chunks), tuple(due), (record.ledger.placement,),
                                  approvals_of(record, due)))
     result = try_generate(request, chunks, _hierarchy(), new_tenant("t1"))
-    settled = {k: settle(r, request.window_key, result.assignments, request.as_of) for k, r in collected.items()}
+    drawn = {line.pay_line_id: line for chunk in chunks for line in chunk.lines}
+    invoiced = {k: (drawn[k], inv) for k, inv in result.assignments.items()}
+    settled = {k: settle(r, request.window_key, {i: v for i, v in invoiced.items() if i in r.ledger.lines},
+                         request.as_of)[0] for k, r in collected.items()}
     return result, chunks, settled
 
 
