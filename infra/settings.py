@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     orphan_grace_seconds: float = Field(default=3600, ge=0, description="How long a timesheet or fee may wait for "
                                         "its placement before it is dead-lettered as unknown placement.")
     web_port: int = Field(default=6066, ge=0, le=65535, description="Worker's ops HTTP port (metrics, API).")
+    ops_api_url: str | None = Field(default=None, description="Where the CLI reads the ops API (e.g. "
+                                    "http://worker:6066); unset means http://127.0.0.1:<BACKOFFICE_WEB_PORT>.")
+    ops_token: str | None = Field(default=None, description="Bearer token the CLI sends to the ops API "
+                                  "(one of BACKOFFICE_OPS_TOKENS).")
 
     @field_validator("timezone")
     @classmethod
