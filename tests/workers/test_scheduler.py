@@ -161,3 +161,36 @@ def test_a_tenant_state_stored_before_blocked_windows_existed_loads_with_none():
     loaded = TenantState.__new__(TenantState)
     loaded.__setstate__(old.__getstate__()[:4])
     assert loaded == old and loaded.blocked == ()
+
+
+def test_a_blocked_windows_retry_passes_once_the_offending_line_is_snoozed():
+    """p2 lost its OT bill rate after the timesheet (placement version 2): its OT line blocks the
+    window. The operator snoozes that line; the next retry no longer collects it and generates the rest."""
+    from decimal import Decimal
+
+    from backoffice.model import PayCode
+
+    settings = load_settings()
+    p1 = L.apply_timesheet(L.apply_placement(L.empty_ledger("t1", "p1"), placement("p1")).ledger,
+                           timesheet("ts1", "p1"), WEEK_END).ledger
+    p2 = L.apply_placement(L.empty_ledger("t1", "p2"), placement("p2")).ledger
+    p2 = L.apply_timesheet(p2, timesheet("ts2", "p2", ot="4"), WEEK_END).ledger
+    p2 = L.apply_placement(p2, placement("p2", version=2, rates=((PayCode.REG, Decimal("40.00")),))).ledger
+
+    def attempt(request, tenant, ledgers):
+        chunks = []
+        for i, led in enumerate(ledgers):
+            _, due = collect(LedgerRecord(led), request)
+            chunks.append(LinesChunk(request, i, 0, tuple(due), (led.placement,)))
+        result = try_generate(request, chunks, hierarchy(), tenant)
+        return result, tenant_after_generation(tenant, request, result, T0)
+
+    result, tenant = attempt(_close(f"close:t1:{WINDOW}", T0), new_tenant("t1"), [p1, p2])
+    assert result.blocked and {f.code for f in result.report.errors} == {"MISSING_BILL_RATE"}
+    (offending,) = result.report.blocked_line_ids()
+    (retry,) = retries_due(tenant, settings)
+    p2 = L.snooze(p2, offending).ledger
+    result, tenant = attempt(_close(retry.command_id, T0), tenant, [p1, p2])
+    assert not result.blocked and WINDOW in tenant.closed and tenant.blocked == ()
+    invoiced = {line.pay_line_id for inv in result.invoices for line in inv.lines}
+    assert offending not in invoiced and invoiced == {x for x in p1.lines} | (set(p2.lines) - {offending})
