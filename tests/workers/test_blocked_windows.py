@@ -72,13 +72,15 @@ def test_a_window_blocked_by_the_health_check_is_retried_until_the_data_is_fixed
         first = f"close:{tenant}:{WINDOW}"
         blocked = wait_until(lambda: records_by(kafka_bootstrap, BILLING_OUTCOMES, "command_id", {first}).get(first),
                              120, message=f"the scheduler's close of {WINDOW}; log:\n{worker.log()[-2000:]}")[0]
-        assert not blocked["ok"] and {f["code"] for f in blocked["findings"] if f["severity"] == "ERROR"} == {"NO_BILLTO"}
+        errors = {f["code"] for f in blocked["findings"] if f["severity"] == "ERROR"}
+        assert not blocked["ok"] and errors == {"NO_BILLTO"}, blocked
 
         # sent again on the following cycles, still blocked; readable through the API and the CLI
         row = wait_until(lambda: (w := _window(api, tenant)[1]) and w["status"] == "BLOCKED" and w["attempts"] >= 3
                          and w, 120, message=f"{WINDOW} blocked after two retries; log:\n{worker.log()[-2000:]}")
         assert row["reason"].startswith("NO_BILLTO x2: ") and row["errors"] == 2, row
-        assert row["since"] == row["last_attempt"] == CLOCK and row["period_start"] == "2026-08-31", row   # the fixed clock
+        assert row["since"] == row["last_attempt"] == CLOCK, row                  # the worker's (fixed) clock
+        assert row["period_start"] == "2026-08-31", row
         answer, _ = _window(api, tenant)
         assert answer["served_here"] is True
         assert {w["status"] for w in answer["windows"] if w["window_id"] != WINDOW} <= {"CLOSED", "SCHEDULED"}
