@@ -21,6 +21,7 @@ from infra.settings import load_settings
 from schemas.codec import encode
 from workers import clock
 from workers.app import app
+from workers.guard import keeps_ticking
 from workers.scheduler_logic import catch_up_since, due_windows, retries_due, tenants_in
 from workers.topology import billto, commands_topic, tenants
 
@@ -32,6 +33,7 @@ _last_look: dict[str, dt.datetime] = {}
 
 
 @app.timer(INTERVAL)
+@keeps_ticking("close_due_windows")
 async def close_due_windows() -> None:
     now = clock.now()
     for tenant in sorted(tenants_in(billto.keys())):
