@@ -138,8 +138,12 @@ class ReferenceModel:
     credits: dict[str, RefCredit] = field(default_factory=dict)
 
     # -- inputs -------------------------------------------------------------------
-    def approval_refused(self, placement_id: str, days) -> str | None:
-        """Why the domain must refuse an approval: negative hours, or a pay code without a rate."""
+    def approval_refused(self, timesheet_id: str, placement_id: str, version: int, days) -> str | None:
+        """Why the domain must refuse an approval: negative hours, or a pay code without a rate.
+        A replay (version not newer than the applied one) is ignored, not refused."""
+        current = self.timesheets.get(timesheet_id)
+        if current is not None and version <= current.version:
+            return None
         rates = self.placements[placement_id].rates
         for _, code, hours in days:
             if hours < 0:
