@@ -12,6 +12,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from hypothesis import event
+
 from backoffice import consolidation, lifecycle
 from backoffice import ledger as L
 from backoffice.billto import BilltoHierarchy
@@ -117,6 +119,10 @@ class Domain:
             by_placement.setdefault(line.placement_id, []).append((line, invoice_id))
             self.drafted[line.pay_line_id] = line
         for pid, mine in sorted(by_placement.items()):
+            for line, _ in mine:
+                stored = self.ledgers[pid].lines.get(line.pay_line_id)
+                if stored is not None and stored.status is not PayLineStatus.PENDING:
+                    event(f"settled a line stored {stored.status.value}")
             self.ledgers[pid] = settle_step(self.ledgers[pid], mine, today)
 
     def consolidate(self, invoice_id: str, pick: list[int], as_of: dt.date, today: dt.date) -> int:

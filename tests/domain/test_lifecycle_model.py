@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from decimal import Decimal
 
 import hypothesis.strategies as st
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from backoffice import ledger as L
@@ -119,18 +119,28 @@ class LifecycleModel(RuleBasedStateMachine):
             drawn = self.domain.generate(key=window.window_id, cycle=cycle, period_start=window.period_start,
                                          period_end=period_end, as_of=as_of, today=self.today, on_demand=False)
             assert all(d.invoicing_mode.value != "MANUAL" for d in drawn), "a window billed a manual-mode account"
+            event(f"window {cycle} closed with documents" if drawn else f"window {cycle} closed empty")
+            event(f"window run at UTC{run_at.astimezone(ref.ZONE).strftime('%z')}")
             self._check_everything_due_is_billed(cycle=cycle, period_end=period_end, as_of=as_of, on_demand=False)
         self.now = target
 
     # -- set-up -----------------------------------------------------------------------
-    @initialize(start=st.sampled_from(STARTS))
-    def start_clock(self, start):
-        self.now = start
+    PLACEMENT = st.fixed_dictionaries({
+        "ptype": st.sampled_from(PlacementType), "cycle": st.sampled_from(BillingCycle),
+        "account": st.sampled_from(sorted(ACCOUNTS)), "reg": st.sampled_from(RATES), "ot": st.sampled_from(RATES),
+        "with_dt": st.booleans()})
 
-    @precondition(lambda self: len(self.domain.ledgers) < 4)
-    @rule(ptype=st.sampled_from(PlacementType), cycle=st.sampled_from(BillingCycle),
-          account=st.sampled_from(sorted(ACCOUNTS)), reg=st.sampled_from(RATES), ot=st.sampled_from(RATES),
-          with_dt=st.booleans())
+    @initialize(start=st.sampled_from(STARTS), placements=st.lists(PLACEMENT, min_size=1, max_size=3))
+    def start(self, start, placements):
+        self.now = start
+        for spec in placements:
+            self.add_placement(**spec)
+
+    @precondition(lambda self: len(self.domain.ledgers) < 5)
+    @rule(spec=PLACEMENT)
+    def another_placement(self, spec):
+        self.add_placement(**spec)
+
     def add_placement(self, ptype, cycle, account, reg, ot, with_dt):
         pid = self._id("p")
         rates = ((PayCode.REG, reg), (PayCode.OT, ot)) + (((PayCode.DT, reg * 2),) if with_dt else ())
@@ -149,6 +159,7 @@ class LifecycleModel(RuleBasedStateMachine):
         try:
             update = L.apply_timesheet(self.domain.ledgers[pid], approval, self.today)
         except (MissingBillRate, InvalidPayLineInput) as exc:
+            event("credit refused (exceeds original)")
             assert refused, f"domain refused an approval the reference accepts: {exc}"
             return
         assert refused is None, f"domain accepted an approval the reference refuses ({refused})"
@@ -170,6 +181,7 @@ class LifecycleModel(RuleBasedStateMachine):
         if not pids:
             return
         pid = pids[which % len(pids)]
+        event(f"approval for week {week:+d}")
         local_today = self.now.astimezone(ref.ZONE).date()
         week_ending = local_today + dt.timedelta(days=(6 - local_today.weekday()) % 7 + 7 * week)
         self._apply_approval(self._id("ts"), pid, week_ending, 1, self._days(week_ending, entries))
@@ -196,6 +208,7 @@ class LifecycleModel(RuleBasedStateMachine):
         """Past-dated (Pending now) or future-dated (Scheduled until its date)."""
         pid = sorted(self.domain.ledgers)[which % len(self.domain.ledgers)]
         self._apply_fee(self._id("f"), pid, 1, kind, D(qty), price, self.today + dt.timedelta(days=days), taxable)
+        event("fee future-dated" if days > 0 else "fee past-dated")
 
     @precondition(lambda self: self.ref.fees)
     @rule(which=INDEX, price=AMOUNTS, days=st.integers(-10, 30))
@@ -257,7 +270,7 @@ class LifecycleModel(RuleBasedStateMachine):
         docs = self._documents({DocumentStatus.NEW})
         if docs:
             doc = docs[which % len(docs)]
-            self.domain.consolidate(doc.invoice_id, pick, self.today, self.today)
+            event(f"consolidate added {min(self.domain.consolidate(doc.invoice_id, pick, self.today, self.today), 2)}+")
 
     @rule(which=INDEX)
     def record(self, which):
@@ -283,6 +296,7 @@ class LifecycleModel(RuleBasedStateMachine):
                 if d.invoice_id not in credited]
         if docs:
             self.domain.void(docs[which % len(docs)].invoice_id, self.today)
+            event("document voided")
 
     # -- credit memos -----------------------------------------------------------------------
     def _credit(self, pid, amount, line=None):
@@ -300,6 +314,7 @@ class LifecycleModel(RuleBasedStateMachine):
         assert not refused, f"credit of {amount} on {line and line.pay_line_id} (original {original}, already " \
                             f"{self.ref.credited(line.pay_line_id)}) accepted by the domain"
         self.domain.ledgers[pid] = update.ledger
+        event("credit linked" if line else "credit unlinked")
         self.ref.add_credit(ref.RefCredit(request_id, pid, amount, self.today, request.credited_line_id))
 
     @rule(which=INDEX, share=st.sampled_from(["all", "over", "third", "cent"]))
@@ -349,6 +364,8 @@ class LifecycleModel(RuleBasedStateMachine):
                 assert drafted.effective_date <= added and drafted.work_date <= added, (
                     f"{item.pay_line_id} dated {drafted.effective_date} went on {doc.number} as of {added}")
                 kind, key, *_ = item_of(drafted)
+                if "|adj" in item.pay_line_id:
+                    event("an adjustment line is on a live document")
                 if kind == "FEE":
                     assert drafted.effective_date in self.ref.fees[key].all_dates
                 elif kind == "TS":
@@ -408,6 +425,6 @@ class LifecycleModel(RuleBasedStateMachine):
         assert credit_ids == set(self.ref.credits), "credit lines differ from the accepted credit requests"
 
 LifecycleModel.TestCase.settings = settings(
-    max_examples=max(LIFECYCLE_MODEL_EXAMPLES, settings.default.max_examples), stateful_step_count=25, deadline=None,
+    max_examples=max(LIFECYCLE_MODEL_EXAMPLES, settings.default.max_examples), stateful_step_count=40, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 TestLifecycleModel = LifecycleModel.TestCase
