@@ -368,8 +368,9 @@ class LifecycleModel(RuleBasedStateMachine):
                     event("an adjustment line is on a live document")
                 if kind == "FEE":
                     assert drafted.effective_date in self.ref.fees[key].all_dates
-                elif kind == "TS":
-                    assert self.ref.timesheets[key].week_ending <= added
+                elif kind == "TS":        # a week split at a period end (part 8) bills its first days early
+                    week_ending = self.ref.timesheets[key].week_ending
+                    assert week_ending - dt.timedelta(days=6) <= drafted.work_date <= week_ending
                 else:
                     assert self.ref.credits[key].effective <= added
 
