@@ -49,6 +49,16 @@ def settle_step(led: L.PlacementLedger, drafted: list[tuple[PayLine, str]], toda
     return L.mark_invoiced(led, mine).ledger if mine else led
 
 
+@dataclass(frozen=True)
+class OpenWindow:
+    """Generated, not yet settled: its documents are numbered, its lines reserved."""
+
+    key: str
+    as_of: dt.date
+    invoices: tuple[Invoice, ...]
+    drafted: tuple[tuple[PayLine, str], ...]
+
+
 @dataclass
 class Domain:
     """The real domain objects plus what the model remembers about them."""
@@ -64,6 +74,9 @@ class Domain:
     #: invoice id -> its line items when first seen (later only appended to by Consolidate)
     first_lines: dict[str, tuple] = field(default_factory=dict)
     batches: int = 0
+    #: pay line id -> key of the window that collected it and has not settled yet
+    reserved: dict[str, str] = field(default_factory=dict)
+    open_windows: dict[str, OpenWindow] = field(default_factory=dict)
 
     @property
     def placements(self):
@@ -82,11 +95,19 @@ class Domain:
     def generate(self, *, key: str, cycle: str | None, period_start: dt.date, period_end: dt.date, as_of: dt.date,
                  today: dt.date, on_demand: bool, account_id: str | None = None) -> list[Invoice]:
         """Collect, generate, settle: one window or one Generate on demand."""
+        window = self.collect(key=key, cycle=cycle, period_start=period_start, period_end=period_end, as_of=as_of,
+                              on_demand=on_demand, account_id=account_id)
+        return self.finish(window, today)
+
+    def collect(self, *, key: str, cycle: str | None, period_start: dt.date, period_end: dt.date, as_of: dt.date,
+                on_demand: bool, account_id: str | None = None) -> OpenWindow:
+        """Collect and generate (workers: Collect reserves the due lines, the assembler numbers and
+        emits the documents); the Settle comes later (`finish`), maybe after other commands."""
         due = []
         for led in self.ledgers.values():
             if led.placement is None or (cycle is not None and led.placement.billing_cycle.value != cycle):
                 continue
-            due.extend(L.due_lines(led, period_end, as_of))
+            due.extend(x for x in L.due_lines(led, period_end, as_of) if x.pay_line_id not in self.reserved)
         due.sort(key=lambda x: x.pay_line_id)
         if on_demand and due:
             period_start = min(x.work_date for x in due)
@@ -98,15 +119,25 @@ class Domain:
         assert not result.blocked, f"health check blocked a run: {result.report.errors}"
         self.sequence = result.sequence
         self.batches += 1
+        self.reserved.update({x.pay_line_id: key for x in due})
         drafted_on = {line.pay_line_id: line for line in due}
-        self._settle([(drafted_on[pid], inv) for pid, inv in result.assignments.items()], today)
-        for invoice in result.invoices:
+        window = OpenWindow(key, as_of, result.invoices,
+                            tuple((drafted_on[pid], inv) for pid, inv in result.assignments.items()))
+        self.open_windows[key] = window
+        return window
+
+    def finish(self, window: OpenWindow, today: dt.date) -> list[Invoice]:
+        """Settle the window's lines as drawn, release its reservations, issue its documents."""
+        del self.open_windows[window.key]
+        self._settle(list(window.drafted), today)
+        self.reserved = {k: v for k, v in self.reserved.items() if v != window.key}
+        for invoice in window.invoices:
             assert invoice.invoice_id not in self.documents, f"document id {invoice.invoice_id} drafted twice"
-            self._remember(invoice, as_of)
+            self._remember(invoice, window.as_of)
             if invoice.invoicing_mode is InvoicingMode.AUTOMATIC:       # agents_documents: record and send
                 invoice = lifecycle.mark_sent(lifecycle.record(invoice, "default"))
             self.documents[invoice.invoice_id] = invoice
-        return list(result.invoices)
+        return list(window.invoices)
 
     def _remember(self, invoice: Invoice, as_of: dt.date) -> None:
         self.first_lines.setdefault(invoice.invoice_id, invoice.lines)
@@ -121,8 +152,12 @@ class Domain:
         for pid, mine in sorted(by_placement.items()):
             for line, _ in mine:
                 stored = self.ledgers[pid].lines.get(line.pay_line_id)
-                if stored is not None and stored.status is not PayLineStatus.PENDING:
+                if stored is None:
+                    event("settled a line removed meanwhile")
+                elif stored.status is not PayLineStatus.PENDING:
                     event(f"settled a line stored {stored.status.value}")
+                elif stored.amount != line.amount:
+                    event("settled a line re-rated meanwhile")
             self.ledgers[pid] = settle_step(self.ledgers[pid], mine, today)
 
     def consolidate(self, invoice_id: str, pick: list[int], as_of: dt.date, today: dt.date) -> int:
@@ -134,7 +169,7 @@ class Domain:
             if self.account_of(led.placement_id) != existing.account_id:
                 continue
             candidates += [x for x in L.due_lines(led, as_of, as_of)
-                           if x.pay_line_id not in present and x.is_credit == existing.is_credit_memo]
+                           if x.pay_line_id not in present and x.pay_line_id not in self.reserved and x.is_credit == existing.is_credit_memo]
         candidates.sort(key=lambda x: x.pay_line_id)
         if pick and candidates:
             candidates = sorted({candidates[i % len(candidates)].pay_line_id: candidates[i % len(candidates)]

@@ -79,7 +79,10 @@ class LifecycleModel(RuleBasedStateMachine):
         return billed
 
     def _held(self) -> set[tuple]:
-        return {item_of(x) for x in self._lines({PayLineStatus.SNOOZED})}
+        """Items an operator holds (a snoozed line) or an open window has reserved."""
+        lines = self.domain.all_lines()
+        return ({item_of(x) for x in lines.values() if x.status is PayLineStatus.SNOOZED}
+                | {item_of(lines[k]) for k in self.domain.reserved if k in lines})
 
     def _check_everything_due_is_billed(self, *, cycle, period_end, as_of, on_demand, account=None) -> None:
         """After a run: every item the reference calls due for it is billed exactly its amount."""
@@ -256,9 +259,25 @@ class LifecycleModel(RuleBasedStateMachine):
         self._check_everything_due_is_billed(cycle=None, period_end=as_of, as_of=as_of, on_demand=True,
                                              account=account)
 
+    @precondition(lambda self: not self.domain.open_windows)
+    @rule(account=st.sampled_from([None, *sorted(ACCOUNTS)]))
+    def generate_on_demand_settled_later(self, account):
+        """Generated now, settled after whatever rules come next (re-approvals, snoozes, windows...)."""
+        self.domain.collect(key=self._id("cmd:"), cycle=None, period_start=dt.date(1970, 1, 1),
+                            period_end=self.today, as_of=self.today, on_demand=True, account_id=account)
+
+    @precondition(lambda self: self.domain.open_windows)
+    @rule()
+    def settle_open_window(self):
+        for window in list(self.domain.open_windows.values()):
+            self.domain.finish(window, self.today)
+            event("settled a window after other commands")
+
     @rule()
     def settle_everything(self):
         """Lift every hold and generate everything due: each item's money is then exactly its amount."""
+        if self.domain.open_windows:
+            self.settle_open_window()
         for line in self._lines({PayLineStatus.SNOOZED}):
             pid = line.placement_id
             self.domain.ledgers[pid] = L.unsnooze(self.domain.ledgers[pid], line.pay_line_id, self.today).ledger
@@ -405,7 +424,9 @@ class LifecycleModel(RuleBasedStateMachine):
 
     @invariant()
     def numbers_gapless(self):
-        numbers = sorted(int(d.number) for d in self.domain.documents.values())
+        issued = [*self.domain.documents.values(),
+                  *(d for w in self.domain.open_windows.values() for d in w.invoices)]
+        numbers = sorted(int(d.number) for d in issued)
         assert numbers == list(range(1, len(numbers) + 1)), f"document numbers {numbers}"
         assert self.domain.sequence.last_number == len(numbers)
 
