@@ -169,7 +169,8 @@ class Domain:
             if self.account_of(led.placement_id) != existing.account_id:
                 continue
             candidates += [x for x in L.due_lines(led, as_of, as_of)
-                           if x.pay_line_id not in present and x.pay_line_id not in self.reserved and x.is_credit == existing.is_credit_memo]
+                           if x.pay_line_id not in present and x.pay_line_id not in self.reserved
+                           and x.is_credit == existing.is_credit_memo]
         candidates.sort(key=lambda x: x.pay_line_id)
         if pick and candidates:
             candidates = sorted({candidates[i % len(candidates)].pay_line_id: candidates[i % len(candidates)]
