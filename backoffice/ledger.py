@@ -110,11 +110,20 @@ def _recompute(ledger: PlacementLedger, source_key: str, wanted: dict[str, PayLi
         new_amt = target.amount if target else ZERO
         if new_amt == billed_amt and new_qty == billed_qty:
             continue
-        adjustment = _adjustment(target or invoiced[0], f"{slot}|adj{len(invoiced)}", new_qty - billed_qty,
-                                 new_amt - billed_amt, held, today)
+        adjustment = _adjustment(target or invoiced[0], _free_adjustment_id(lines, slot, len(invoiced)),
+                                 new_qty - billed_qty, new_amt - billed_amt, held, today)
         lines[adjustment.pay_line_id] = adjustment
         added.append(adjustment)
     return LedgerUpdate(replace(ledger, lines=lines), tuple(added), tuple(removed))
+
+
+def _free_adjustment_id(lines: dict[str, PayLine], slot: str, start: int) -> str:
+    """`slot|adjN` not yet taken. After a void released some of a slot's lines, the invoiced
+    ones are no longer adj0..adjN-1, and `|adj{count}` can name a line still on an invoice."""
+    n = start
+    while f"{slot}|adj{n}" in lines:
+        n += 1
+    return f"{slot}|adj{n}"
 
 
 def _adjustment(template: PayLine, pay_line_id: str, quantity: Decimal, amount: Decimal, held: bool,
