@@ -22,7 +22,10 @@
   found document is ours when customer and total agree; otherwise it is someone else's and
   the document fails (PermanentError) instead of being booked twice.
 - Void: POST /invoice?operation=void with the current SyncToken (a stale token, Fault 5010,
-  is re-fetched once). QBO cannot void a credit memo through the API: it is deleted.
+  is re-fetched once). QBO cannot void a credit memo through the API: it is deleted. QBO
+  refuses to void or delete a document a Payment links to, so the zero-amount Payments that
+  applied a credit to it are deleted first (the credit returns to the memo, the balance to
+  the invoice).
 - Bulk: POST /batch with at most 10 items, at most 40 batches a minute (qbo_http), bId = the
   item's position ("b0".."b9": <= 10 characters), faults handled per item.
 """
@@ -248,7 +251,7 @@ class QuickBooksConnector:
         entity = "CreditMemo" if external.kind == DocumentKind.CREDIT_MEMO.value else "Invoice"
         operation = "delete" if entity == "CreditMemo" else "void"
         token = external.version_token
-        if token is None:            # not known here (e.g. after a restart): read the current one
+        if await self._unlink_payments(entity, external.external_id) or token is None:
             token = (await self.http.call("GET", f"/{entity.lower()}/{external.external_id}"))[entity]["SyncToken"]
         for attempt in range(2):
             try:
@@ -264,6 +267,21 @@ class QuickBooksConnector:
                 current = await self.http.call("GET", f"/{entity.lower()}/{external.external_id}")
                 token = current[entity]["SyncToken"]
         raise AssertionError("unreachable")
+
+    async def _unlink_payments(self, entity: str, doc_id: str) -> bool:
+        """Delete the Payments that link `doc_id` (our credit applications); True if any was."""
+        current = (await self.http.call("GET", f"/{entity.lower()}/{doc_id}"))[entity]
+        customer = (current.get("CustomerRef") or {}).get("value")
+        if not customer:
+            return False
+        linking = [p for p in await self._query("Payment", "CustomerRef", str(customer))
+                   if any(str(link.get("TxnId")) == doc_id and link.get("TxnType") == entity
+                          for line in p.get("Line", []) for link in line.get("LinkedTxn", []))]
+        for payment in linking:
+            await self.http.call("POST", "/payment", params={"operation": "delete"},
+                                 json={"Id": payment["Id"], "SyncToken": payment["SyncToken"]},
+                                 requestid=self._key(f"{payment['Id']}@{payment['SyncToken']}", "unlink"))
+        return bool(linking)
 
     async def find_by_number(self, kind: str, number: str) -> ExternalDocument | None:
         k = DocumentKind(kind)

@@ -21,6 +21,7 @@ call limits and throttles" pages, the v3 entity reference):
   IncomeAccountRef must be an Income account (6430 Invalid account type otherwise);
 - Invoice Balance and CreditMemo RemainingCredit go down as a Payment applies a credit,
   over-applying is refused, and every update bumps SyncToken (the linked documents' too);
+  an Invoice or CreditMemo a Payment links to cannot be voided or deleted (Fault 6000);
 - Customer and Item names are unique (6240 Duplicate Name Exists Error);
 - every request body is also checked against python-quickbooks' objects
   (tests/connectors/vendor_models.py): a body QBO would refuse is refused with 2010.
@@ -325,7 +326,8 @@ class QboTestServer(LoopbackServer):
                 return 400, _fault("4000", "query not understood")
             entity, fieldname, raw = match.groups()
             value = re.sub(r"\\(.)", r"\1", raw)
-            found = [e for e in realm.entities.get(entity, {}).values() if str(e.get(fieldname)) == value]
+            found = [e for e in realm.entities.get(entity, {}).values() if e.get("status") != "delete"
+                     and str(_plain(e.get(fieldname))) == value]
             return 200, {"QueryResponse": {entity: found} if found else {}}
         parts = tail.split("/")
         entity = ENTITIES.get(parts[0])
@@ -411,7 +413,16 @@ class QboTestServer(LoopbackServer):
             return 400, _fault("610", "Object Not Found")
         if str(data.get("SyncToken")) != doc["SyncToken"]:
             return 400, _fault("5010", "Stale Object Error: You and someone else are editing the same object")
+        linked = [p["Id"] for p in realm.entities["Payment"].values() if p.get("status") != "delete" and any(
+            str(link.get("TxnId")) == doc["Id"] and link.get("TxnType") == entity
+            for line in p.get("Line", []) for link in line.get("LinkedTxn", []))]
+        if linked:            # QBO: a transaction a payment links to cannot be voided/deleted under it
+            return 400, _fault("6000", f"A business validation error has occurred while processing your request: "
+                                       f"{entity} {doc['DocNumber']} is linked to Payment {', '.join(linked)}; "
+                                       f"delete or unlink the payment first")
         doc["SyncToken"] = str(int(doc["SyncToken"]) + 1)
+        if entity == "Payment" and doc.get("status") != "delete":
+            _apply_payment(realm, doc, -1)           # the credit goes back to the memo, the balance to the invoice
         doc["PrivateNote"] = "Voided" if operation == "void" else "Deleted"
         doc["status"] = operation
         return 200, {entity: doc}
@@ -455,13 +466,18 @@ def _payment_problem(realm: Realm, data: dict) -> str | None:
     return None
 
 
-def _apply_payment(realm: Realm, data: dict) -> None:
+def _plain(value: Any) -> Any:
+    """A Ref compares by its value in a query (`where CustomerRef = '12'`)."""
+    return value.get("value") if isinstance(value, dict) and "value" in value else value
+
+
+def _apply_payment(realm: Realm, data: dict, sign: int = 1) -> None:
     """Applying lowers the invoice's Balance and the memo's RemainingCredit (and Balance) and
-    bumps both SyncTokens: they were updated."""
+    bumps both SyncTokens: they were updated. sign -1: the payment deleted, both restored."""
     for line in data.get("Line", []):
         for link in line.get("LinkedTxn", []):
             doc = realm.entities[link["TxnType"]][str(link["TxnId"])]
-            amount = Decimal(str(line["Amount"]))
+            amount = Decimal(str(line["Amount"])) * sign
             doc["Balance"] = float(Decimal(str(doc["Balance"])) - amount)
             if link["TxnType"] == "CreditMemo":
                 doc["RemainingCredit"] = float(Decimal(str(doc["RemainingCredit"])) - amount)

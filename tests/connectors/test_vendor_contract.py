@@ -156,10 +156,12 @@ def test_xero_unit_amounts_keep_four_decimals_on_write_and_read():
         assert outcomes[0].status is SyncStatus.SYNCED, outcomes[0].error
         stored = next(iter(server.book("org-dp4").documents["Invoices"].values()))
         assert Decimal(str(stored["LineItems"][0]["UnitAmount"])) == Decimal("12.3456")
-        reads = [r for r in server.api_requests("org-dp4") if r["method"] == "GET" and r["path"].startswith("Invoices")]
         found = asyncio.run(_run(_xero_connector(server, "org-dp4", XERO_FAST),
                                  lambda c: c.find_by_number("INVOICE", invoice.number)))
-        assert found is not None and found.total == str(invoice.total) and reads is not None
+        assert found is not None and found.total == str(invoice.total)
+        documents = [r for r in server.api_requests("org-dp4") if r["path"].startswith(("Invoices", "CreditNotes"))
+                     and "Attachments" not in r["path"]]
+        assert documents and {r["unitdp"] for r in documents} == {"4"}       # every write and every read
 
 
 def test_xero_void_sends_the_specs_wrapper_body():
@@ -260,3 +262,21 @@ def test_connect_reads_the_company_and_stores_the_mapping_from_flags(tmp_path, s
             assert stored == {"income_account": "80", "taxable_tax_code": "5", "exempt_tax_code": "7", "items": {}}
         else:
             assert stored["date_format"] == "MM/DD/YYYY" and stored["exempt_tax_type"] == "NONE"
+
+
+def test_qbo_refuses_voiding_a_linked_document_and_the_connector_unlinks_its_credit_first():
+    invoice = workload.invoices(1, prefix="lnk-")[0]
+    memo = workload.credit_memo_for(invoice, 0, prefix="lnk-")
+    with QboTestServer(limits=Limits(minute=100_000), time_scale=60) as server:
+        booked = _qbo_sync(server, [workload.outgoing(invoice, with_pdf=False)])[0].external
+        out = dataclasses.replace(workload.outgoing(memo, with_pdf=False), credited_external_ids=(booked.external_id,))
+        credit = _qbo_sync(server, [out])[0].external
+        realm = server.realm("r1")
+        inv = server.documents("r1")[0]
+        status, body = server._void(realm, "Invoice", {"Id": inv["Id"], "SyncToken": inv["SyncToken"]}, "void")
+        assert status == 400 and "linked to Payment" in body["Fault"]["Error"][0]["Message"]
+        voided = asyncio.run(_run(_connector(server), lambda c: c.void(credit)))       # the memo: deleted
+        assert voided.voided and server.documents("r1", "CreditMemo")[0]["status"] == "delete"
+        assert [p["status"] for p in server.documents("r1", "Payment")] == ["delete"]
+        assert Decimal(str(server.documents("r1")[0]["Balance"])) == Decimal(str(inv["TotalAmt"]))
+        assert asyncio.run(_run(_connector(server), lambda c: c.void(booked))).voided

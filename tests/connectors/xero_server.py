@@ -224,7 +224,7 @@ class XeroTestServer(LoopbackServer):
         tenant_id = request.headers.get("xero-tenant-id", "")
         key = request.headers.get("Idempotency-Key")
         entry = {"t": time.monotonic(), "tenant": tenant_id, "method": request.method, "path": request.path[len(API):], "key": key,
-                 "replayed": False, "problem": None, "status": None}
+                 "replayed": False, "problem": None, "status": None, "unitdp": request.query.get("unitdp")}
         with self._lock:
             self.requests.append(entry)
             state = self.tenant(tenant_id)
