@@ -24,11 +24,11 @@ DATE_FORMATS = {"DD/MM/YYYY": "%d/%m/%Y", "MM/DD/YYYY": "%m/%d/%Y"}
 class MappingMissing(NeedsReauthorization):
     """The tenant's connector configuration lacks a setting: nothing is booked until it is stored."""
 
-    def __init__(self, system: str, tenant_id: str, setting: str, why: str = "") -> None:
+    def __init__(self, system: str, tenant_id: str, setting: str, why: str = "", remedy: str = "") -> None:
         flag = "--" + setting.replace("_", "-")
+        remedy = remedy or f"store it with `backoffice connect {system} --tenant {tenant_id} --reconfigure {flag} ...`"
         super().__init__(f"{system} connector for tenant {tenant_id}: setting '{setting}' is missing"
-                         f"{' (' + why + ')' if why else ''}; store it with `backoffice connect {system} "
-                         f"--tenant {tenant_id} --reconfigure {flag} ...`")
+                         f"{' (' + why + ')' if why else ''}; {remedy}")
         self.setting = setting
 
 

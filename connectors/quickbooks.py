@@ -87,8 +87,10 @@ class QuickBooksConnector:
         prefs = ((body or {}).get("QueryResponse", {}).get("Preferences") or [{}])[0]
         if not (prefs.get("SalesFormsPrefs") or {}).get("CustomTxnNumbers", False):
             raise MappingMissing("quickbooks", self.tenant_id, "custom_transaction_numbers",
-                                 "turn on Account and settings > Sales > Custom transaction numbers in QuickBooks, "
-                                 "or QuickBooks renumbers every document")
+                                 "the company preference SalesFormsPrefs.CustomTxnNumbers is off, so QuickBooks "
+                                 "would renumber every document",
+                                 "turn on Account and settings > Sales > Custom transaction numbers in QuickBooks; "
+                                 "the tenant resumes by itself once it is on")
         self._numbers_checked = True
 
     async def _query(self, entity: str, field: str, value: str) -> list[dict]:

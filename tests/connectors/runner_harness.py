@@ -53,12 +53,13 @@ class Setup:
             return self.server.issue_grant(org), {"xero_tenant_id": org}
         return self.server.issue_refresh_token(), {"realm_id": org}
 
-    def add(self, tenant, org, revoked=False):
+    def add(self, tenant, org, revoked=False, mapped=True):
         token, ids = self.grant(org)
         if revoked:
             self.server.revoke_grants_of(org) if self.system == "xero" else self.server.revoke(token)
         seed(self.store, f"{self.system}-{tenant}", token)
-        self.store.save_mapping(f"{self.system}-{tenant}", MAPPINGS[self.system])
+        if mapped:
+            self.store.save_mapping(f"{self.system}-{tenant}", MAPPINGS[self.system])
         self.connections[tenant] = Connection(tenant, self.system, {
             "system": self.system, "base_url": self.server.base_url, "token_url": self.server.token_url,
             "client_id": "test-client", "client_secret": "test-secret", "limits": self.limits, **ids})
