@@ -156,3 +156,19 @@ def connect(system, tenant, code, redirect_port, timeout) -> None:
         code = received["code"]
     exchange_code(registry.store, conn.key, s["token_url"], s.get("client_id", ""), secret, code, redirect_uri)
     click.echo(f"{system} connected for tenant {tenant}; tokens stored encrypted")
+
+
+@cli.command("rotate-token-key")
+def rotate_token_key() -> None:
+    """Re-encrypt every OAuth token file with the first key of BACKOFFICE_TOKEN_KEY ("new,old").
+
+    Put the new key first and keep the old one after it, run this, then drop the old key.
+    """
+    from connectors.tokens import FernetFileStore, TokenStoreError
+
+    settings = settings_or_exit()
+    try:
+        rotated = FernetFileStore(settings.token_dir).rotate()
+    except TokenStoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"re-encrypted {len(rotated)} token file(s) in {settings.token_dir} with the first key")
