@@ -5,10 +5,9 @@ import asyncio
 import json
 import re
 
+from aiohttp.web import HTTPRequestEntityTooLarge
 from faust.web import Request, Response, View
 from pydantic import ValidationError
-
-from aiohttp.web import HTTPRequestEntityTooLarge
 
 from infra.settings import load_settings
 from ops.api import models, openapi, reads
