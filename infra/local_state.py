@@ -72,8 +72,10 @@ def has_local_state(state_dir: Path, extra_dirs: list[Path]) -> bool:
 def mismatch(recorded: dict | None, current: BrokerIdentity) -> str | None:
     """Why local state does not belong to the broker now answering, or None when it does."""
     missing = sorted(t for t, i in current.topic_ids.items() if i is None)
-    if recorded is None:
-        return f"its changelog topics are missing on the broker: {', '.join(missing)}" if missing else None
+    if recorded is None:        # state from before markers: only a broker without any of them is surely another
+        if missing and len(missing) == len(current.topic_ids):
+            return f"none of its changelog topics is on the broker ({', '.join(missing)})"
+        return None
     if recorded.get("cluster_id") != current.cluster_id:
         return f"it was written next to cluster {recorded.get('cluster_id')!r}, this broker is {current.cluster_id!r}"
     for topic, old_id in sorted((recorded.get("topic_ids") or {}).items()):

@@ -22,7 +22,10 @@ def test_mismatch_names_the_reason():
     assert "missing" in mismatch(marker, BrokerIdentity("c", {**IDS, "app-invoices-changelog": None}))
     assert "created again" in mismatch(marker, BrokerIdentity("c", {**IDS, "app-ledgers-changelog": "id-9"}))
     assert mismatch(None, BrokerIdentity("c", dict(IDS))) is None             # state from before markers
-    assert "missing" in mismatch(None, BrokerIdentity("c", {t: None for t in IDS}))
+    assert "none of its changelog" in mismatch(None, BrokerIdentity("c", {t: None for t in IDS}))
+    # a table added since the marker (or since a marker-less version) has no topic yet: not a refusal
+    assert mismatch(marker, BrokerIdentity("c", {**IDS, "app-new-changelog": None})) is None
+    assert mismatch(None, BrokerIdentity("c", {**IDS, "app-new-changelog": None})) is None
 
 
 def test_local_state_is_tables_or_sent_log_and_is_moved_aside_not_deleted(tmp_path):
