@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     token_key: SecretStr | None = Field(default=None, description="Fernet key(s) of the token files, comma-separated, "
                                         "newest first: the first encrypts, all decrypt (`backoffice rotate-token-key`).")
     reset_local_state: bool = Field(default=False, description="Start a worker even though its local state (tables, "
-                                    "sent log) belongs to another broker: that state is deleted first.")
+                                    "sent log) belongs to another broker: that state is moved aside first (.stale-<time>).")
 
     @field_validator("timezone")
     @classmethod
