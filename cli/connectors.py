@@ -242,3 +242,19 @@ def _store_mapping(system, tenant, registry, conn, secret, choices) -> None:
     if system == "quickbooks" and not company.derived.get("custom_txn_numbers"):
         click.echo("warning: the company's 'Custom transaction numbers' preference is off: the connector refuses "
                    "to sync until it is on (QuickBooks would renumber every document)", err=True)
+
+
+@cli.command("rotate-token-key")
+def rotate_token_key() -> None:
+    """Re-encrypt every OAuth token file with the first key of BACKOFFICE_TOKEN_KEY ("new,old").
+
+    Put the new key first and keep the old one after it, run this, then drop the old key.
+    """
+    from connectors.tokens import FernetFileStore, TokenStoreError
+
+    settings = settings_or_exit()
+    try:
+        rotated = FernetFileStore(settings.token_dir).rotate()
+    except TokenStoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"re-encrypted {len(rotated)} token file(s) in {settings.token_dir} with the first key")

@@ -14,7 +14,10 @@ from cli.main import cli
 @click.option("--web-port", type=int, default=None, help="Ops HTTP port (default BACKOFFICE_WEB_PORT).")
 @click.option("--loglevel", type=click.Choice(["crit", "error", "warn", "info", "debug"]), default="warn",
               show_default=True)
-def worker(worker_id: str | None, web_port: int | None, loglevel: str) -> None:
+@click.option("--reset-local-state", is_flag=True, default=False,
+              help="Local state (tables, sent log) of another broker is moved aside instead of refused "
+                   "(default BACKOFFICE_RESET_LOCAL_STATE).")
+def worker(worker_id: str | None, web_port: int | None, loglevel: str, reset_local_state: bool) -> None:
     """Run a stream-processing worker against KAFKA_BOOTSTRAP_SERVERS."""
     settings = settings_or_exit()
     if not settings.kafka_bootstrap_servers:
@@ -23,6 +26,10 @@ def worker(worker_id: str | None, web_port: int | None, loglevel: str) -> None:
         os.environ["BACKOFFICE_WORKER_ID"] = worker_id
     if web_port is not None:
         os.environ["BACKOFFICE_WEB_PORT"] = str(web_port)
+    from infra.local_state import LocalStateMismatch
     from workers.main import run_worker
 
-    run_worker(loglevel=loglevel)
+    try:
+        run_worker(loglevel=loglevel, reset_local_state=reset_local_state or settings.reset_local_state)
+    except LocalStateMismatch as exc:
+        raise click.ClickException(str(exc)) from None

@@ -101,7 +101,9 @@ class Registry:
     @property
     def store(self) -> TokenStore:
         if self._store is None:
-            self._store = FernetFileStore(os.environ.get("BACKOFFICE_TOKEN_DIR", "var/tokens"))
+            from infra.settings import load_settings
+
+            self._store = FernetFileStore(load_settings().token_dir)
         return self._store
 
     def serves(self, tenant_id: str) -> bool:

@@ -4,7 +4,10 @@ record(): render the PDF(s) completely, store them, then move the document to
 Recorded and emit the status change with URIs and SHA-256s. send(): email the
 stored PDFs to the AP contact (plus extra recipients); the document becomes Sent
 only after the SMTP server accepted the message, and a SentLog makes sure one
-invoice is never emailed twice unless a resend is asked for.
+invoice is never emailed twice unless a resend is asked for: it is written before
+the message body goes out (TRANSMITTING), on the server's 250 (ACCEPTED) or on a line
+dropped before the answer (UNCONFIRMED), each time before anything else can fail. A
+send finding anything but nothing or ACCEPTED there refuses, naming the resend option.
 """
 from __future__ import annotations
 
@@ -19,7 +22,9 @@ from typing import Protocol
 
 from backoffice import lifecycle
 from backoffice.model import DocumentStatus, Invoice, InvoicingMode, Placement, PlacementType, TimesheetApproval
-from documents.mailer import Attachment, MailDeliveryError, OutgoingEmail, SmtpMailer
+from documents.mailer import (
+    Attachment, DeliveryReceipt, MailDeliveryError, MailDeliveryUnconfirmed, OutgoingEmail, SmtpMailer,
+)
 from documents.messages import EmailTemplates
 from documents.profile import AgencyProfile
 from documents.registry import TemplateRegistry
@@ -79,6 +84,11 @@ class SendResult:
     already_sent: bool = False
 
 
+ACCEPTED = "ACCEPTED"           # the server answered the message with 250 (or Print & Send)
+UNCONFIRMED = "UNCONFIRMED"     # the whole message went out; the line dropped before the answer
+TRANSMITTING = "TRANSMITTING"   # written just before the body goes out; still there = the process died
+
+
 @dataclass(frozen=True, slots=True)
 class SentRecord:
     tenant_id: str
@@ -86,14 +96,17 @@ class SentRecord:
     channel: str
     recipients: tuple[str, ...] = ()
     message_id: str | None = None
+    state: str = ACCEPTED           # records written before states existed were all acceptances
 
 
 class SentLog(Protocol):
-    """Which invoices went out. The worker backs this with a Faust table."""
+    """Which invoices went out (FileSentLog in the worker)."""
 
     def get(self, tenant_id: str, invoice_id: str) -> SentRecord | None: ...
 
     def add(self, record: SentRecord) -> None: ...
+
+    def remove(self, tenant_id: str, invoice_id: str) -> None: ...
 
 
 class InMemorySentLog:
@@ -105,6 +118,9 @@ class InMemorySentLog:
 
     def add(self, record: SentRecord) -> None:
         self._records[(record.tenant_id, record.invoice_id)] = record
+
+    def remove(self, tenant_id: str, invoice_id: str) -> None:
+        self._records.pop((tenant_id, invoice_id), None)
 
 
 class FileSentLog:
@@ -129,7 +145,37 @@ class FileSentLog:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(asdict(record), handle)
+            handle.flush()
+            os.fsync(handle.fileno())       # on disk before the next SMTP step
         os.replace(tmp, path)
+
+    def remove(self, tenant_id: str, invoice_id: str) -> None:
+        self._path(tenant_id, invoice_id).unlink(missing_ok=True)
+
+
+@dataclass
+class _SentLogJournal:
+    """The mailer's SendJournal over a SentLog: each step of one delivery written as it happens."""
+
+    log: SentLog
+    invoice: Invoice
+    previous: SentRecord | None
+
+    def _record(self, receipt: DeliveryReceipt, state: str) -> SentRecord:
+        return SentRecord(self.invoice.tenant_id, self.invoice.invoice_id, "email", receipt.accepted,
+                          receipt.message_id, state)
+
+    def transmitting(self, receipt: DeliveryReceipt) -> None:
+        self.log.add(self._record(receipt, TRANSMITTING))
+
+    def answered(self, receipt: DeliveryReceipt, confirmed: bool) -> None:
+        self.log.add(self._record(receipt, ACCEPTED if confirmed else UNCONFIRMED))
+
+    def refused(self) -> None:
+        if self.previous is not None:
+            self.log.add(self.previous)
+        else:
+            self.log.remove(self.invoice.tenant_id, self.invoice.invoice_id)
 
 
 def _kind_name(invoice: Invoice) -> str:
@@ -255,6 +301,11 @@ class DeliveryService:
         if invoice.status is DocumentStatus.VOID or invoice.status is DocumentStatus.NEW:
             raise DeliveryError(f"{invoice.number or invoice.invoice_id} is {invoice.status.value}; record it before sending")
         previous = self.sent_log.get(invoice.tenant_id, invoice.invoice_id)
+        if previous is not None and previous.state != ACCEPTED and not resend:
+            raise DeliveryError(
+                f"{invoice.number or invoice.invoice_id} may already have been emailed to "
+                f"{', '.join(previous.recipients) or 'its recipients'} ({previous.state.lower()}: the message went out "
+                "but the server's answer never came); not sent again automatically: send with resend to email it anyway")
         if (previous is not None or invoice.status is DocumentStatus.SENT) and not resend:
             # Already out (perhaps the process died after the server accepted): never a second email,
             # but the status change that may have been lost is emitted again.
@@ -281,12 +332,12 @@ class DeliveryService:
         )
         email = OutgoingEmail(recipients, text.subject, text.body, attachments, message_id_seed=invoice.invoice_id)
         try:
-            receipt = self.mailer.send(email)
+            receipt = self.mailer.send(email, _SentLogJournal(self.sent_log, invoice, previous))
         except MailDeliveryError as exc:
-            log.warning("sending %s failed after %d attempt(s): %s", number, exc.attempts, exc)
+            level = logging.ERROR if isinstance(exc, MailDeliveryUnconfirmed) else logging.WARNING
+            log.log(level, "sending %s failed after %d attempt(s): %s", number, exc.attempts, exc)
             self._emit(self._event(invoice, stored, recipients=recipients, error=str(exc), channel="email"))
             return SendResult(invoice, sent=False, recipients=recipients, attempts=exc.attempts, error=str(exc))
-        self.sent_log.add(SentRecord(invoice.tenant_id, invoice.invoice_id, "email", receipt.accepted, receipt.message_id))
         sent = lifecycle.mark_sent(invoice)
         self._emit(self._event(sent, stored, recipients=receipt.accepted, message_id=receipt.message_id, channel="email"))
         return SendResult(sent, sent=True, recipients=receipt.accepted, message_id=receipt.message_id,

@@ -1,18 +1,27 @@
 """Email & Send over SMTP: one message, PDFs attached, retried with backoff on transient failures.
 
-A message counts as delivered only when the server accepted it (send_message
-returned without raising); 4xx replies, dropped connections and timeouts are
-retried, 5xx replies are final.
+A message counts as delivered only when the server answered its body with 250. Failures
+before the body went out (connect, EHLO, AUTH, MAIL, RCPT, DATA) are retried on 4xx, dropped
+connections and timeouts; 5xx replies are final. Once the body has gone out, a dropped line or
+a timeout instead of the answer is *unconfirmed*: the server may have the message, so it is
+never retried (MailDeliveryUnconfirmed); retrying is how one invoice was emailed three times.
+A SendJournal hears of each step as it happens (before the body goes out, the server's answer,
+a refusal), so the caller's sent log knows of an accepted message before QUIT, or anything
+else, can fail.
 """
 from __future__ import annotations
 
+import io
 import logging
+import re
 import smtplib
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from email.generator import BytesGenerator
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from typing import Protocol
 
 from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
@@ -80,12 +89,62 @@ class MailDeliveryError(RuntimeError):
         self.permanent = permanent
 
 
+class MailDeliveryUnconfirmed(MailDeliveryError):
+    """The whole message went out but the server's answer never came (line dropped, timeout):
+    it may have been delivered, so it is not sent again without an explicit resend."""
+
+    def __init__(self, message: str, receipt: DeliveryReceipt) -> None:
+        super().__init__(message, receipt.attempts, True)
+        self.receipt = receipt
+
+
+class SendJournal(Protocol):
+    """Told of each step of a delivery, in order, so a record of it exists before the next step can fail."""
+
+    def transmitting(self, receipt: DeliveryReceipt) -> None:
+        """The body is about to go out to these recipients (after it, the server may have it)."""
+
+    def answered(self, receipt: DeliveryReceipt, confirmed: bool) -> None:
+        """The server answered the body with 250 (confirmed), or the line dropped before any answer."""
+
+    def refused(self) -> None:
+        """The server answered the body with an error, or the body did not go out whole: it has no message."""
+
+
+class _NoJournal:
+    def transmitting(self, receipt: DeliveryReceipt) -> None: ...
+
+    def answered(self, receipt: DeliveryReceipt, confirmed: bool) -> None: ...
+
+    def refused(self) -> None: ...
+
+
+class _JournalFailed(MailDeliveryError):
+    """The journal could not be written: never retried (after acceptance a retry is a second email)."""
+
+
+def _dot_stuffed(data: bytes) -> bytes:
+    """RFC 5321 4.5.2: CRLF line ends, a leading "." doubled, then the terminating <CRLF>.<CRLF>."""
+    data = re.sub(rb"(?:\r\n|\n|\r(?!\n))", b"\r\n", data)
+    data = re.sub(rb"(?m)^\.", b"..", data)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data + b".\r\n"
+
+
 def _transient(exc: BaseException) -> bool:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return all(400 <= code < 500 for code, _ in exc.recipients.values())
     if isinstance(exc, smtplib.SMTPResponseException):
         return 400 <= exc.smtp_code < 500
     return isinstance(exc, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError))
+
+
+def _journal(step, *args) -> None:
+    try:
+        step(*args)
+    except Exception as exc:
+        raise _JournalFailed(f"the send log could not record the delivery ({exc}); not retried", 0, True) from exc
 
 
 class SmtpMailer:
@@ -107,7 +166,7 @@ class SmtpMailer:
                                    filename=attachment.filename)
         return message
 
-    def _deliver_once(self, message: EmailMessage, recipients: Sequence[str]) -> dict[str, tuple[int, bytes]]:
+    def _connect(self) -> smtplib.SMTP:
         cfg = self.config
         context = cfg.ssl_context or ssl.create_default_context()
         if cfg.ssl:
@@ -121,15 +180,76 @@ class SmtpMailer:
                 client.ehlo()
             if cfg.username:
                 client.login(cfg.username, cfg.password or "")
-            refused = client.send_message(message, from_addr=cfg.sender, to_addrs=list(recipients))
         except BaseException:
             client.close()
             raise
-        # Accepted: whatever QUIT answers (or a dropped line) must not turn into a retry, i.e. a second email.
+        return client
+
+    def _envelope(self, client: smtplib.SMTP, message: EmailMessage, recipients: Sequence[str]
+                  ) -> tuple[bytes, dict[str, tuple[int, bytes]]]:
+        """MAIL FROM and RCPT TO (what smtplib's send_message does up to DATA): the flattened
+        message and the refused recipients; raises when the server takes nobody."""
+        international = not all(a.isascii() for a in (self.config.sender, *recipients))
+        policy = message.policy.clone(linesep="\r\n", utf8=international)
+        buffer = io.BytesIO()
+        BytesGenerator(buffer, policy=policy).flatten(message, linesep="\r\n")
+        flat = buffer.getvalue()
+        options: list[str] = []
+        if international:
+            if not client.has_extn("smtputf8"):
+                raise smtplib.SMTPNotSupportedError("a non-ASCII address needs SMTPUTF8, which the server lacks")
+            options += ["SMTPUTF8", "BODY=8BITMIME"]
+        if client.does_esmtp and client.has_extn("size"):
+            options.append(f"size={len(flat)}")
+        code, reply = client.mail(self.config.sender, options)
+        if code != 250:
+            raise smtplib.SMTPSenderRefused(code, reply, self.config.sender)
+        refused: dict[str, tuple[int, bytes]] = {}
+        for rcpt in recipients:
+            code, reply = client.rcpt(rcpt)
+            if code not in (250, 251):
+                refused[rcpt] = (code, reply)
+        if len(refused) == len(recipients):
+            raise smtplib.SMTPRecipientsRefused(refused)
+        return flat, refused
+
+    def _deliver_once(self, message: EmailMessage, recipients: Sequence[str], attempt: int,
+                      journal: SendJournal) -> dict[str, tuple[int, bytes]]:
+        client = self._connect()
+        message_id = str(message["Message-ID"])
+        try:
+            flat, refused = self._envelope(client, message, recipients)
+            code, reply = client.docmd("DATA")
+            if code != 354:
+                raise smtplib.SMTPDataError(code, reply)
+            receipt = DeliveryReceipt(message_id, tuple(r for r in recipients if r not in refused),
+                                      tuple(refused), attempt)
+            _journal(journal.transmitting, receipt)
+            try:
+                client.send(_dot_stuffed(flat))
+            except BaseException:
+                _journal(journal.refused)            # not all of it went out: the server has nothing
+                raise
+        except BaseException:
+            client.close()
+            raise
+        try:
+            code, reply = client.getreply()
+        except (smtplib.SMTPException, OSError) as exc:     # the body went out, its answer did not come back
+            client.close()
+            _journal(journal.answered, receipt, False)
+            raise MailDeliveryUnconfirmed(f"the server received the message but its answer never came ({exc}): "
+                                          "it may have been delivered; not sent again", receipt) from exc
+        if code != 250:
+            client.close()
+            _journal(journal.refused)
+            raise smtplib.SMTPDataError(code, reply)
+        _journal(journal.answered, receipt, True)
+        # Accepted and recorded: whatever QUIT answers (or a dropped line) must not turn into a retry.
         try:
             client.quit()
         except (smtplib.SMTPException, OSError) as exc:
-            log.info("SMTP QUIT after %s was accepted failed (ignored): %s", message["Message-ID"], exc)
+            log.info("SMTP QUIT after %s was accepted failed (ignored): %s", message_id, exc)
             client.close()
         return refused
 
@@ -139,8 +259,10 @@ class SmtpMailer:
         log.warning("SMTP attempt %d for %s failed: %s", state.attempt_number, message["Message-ID"],
                     state.outcome.exception() if state.outcome else None)
 
-    def send(self, email: OutgoingEmail) -> DeliveryReceipt:
-        """Send until the server accepts, a permanent error, or attempts run out (MailDeliveryError)."""
+    def send(self, email: OutgoingEmail, journal: SendJournal | None = None) -> DeliveryReceipt:
+        """Send until the server accepts, a permanent error, an unconfirmed delivery
+        (MailDeliveryUnconfirmed), or attempts run out (MailDeliveryError)."""
+        journal = journal or _NoJournal()
         message = self.build(email)
         cfg = self.config
         retrying = Retrying(
@@ -154,7 +276,10 @@ class SmtpMailer:
             for attempt in retrying:
                 with attempt:
                     attempts = attempt.retry_state.attempt_number
-                    refused = self._deliver_once(message, email.to)
+                    refused = self._deliver_once(message, email.to, attempts, journal)
+        except MailDeliveryError as exc:
+            exc.attempts = attempts
+            raise
         except RetryError as exc:
             cause = exc.last_attempt.exception()
             raise MailDeliveryError(f"SMTP gave up after {attempts} attempts: {cause}", attempts, False) from cause

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -46,6 +46,16 @@ class Settings(BaseSettings):
                                     "http://worker:6066); unset means http://127.0.0.1:<BACKOFFICE_WEB_PORT>.")
     ops_token: str | None = Field(default=None, description="Bearer token the CLI sends to the ops API "
                                   "(one of BACKOFFICE_OPS_TOKENS).")
+    api_max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=64 * 1024 * 1024,
+                                    description="Largest request body the ops API reads (bytes); larger is a 413.")
+    api_max_json_depth: int = Field(default=16, ge=2, le=1000, description="Deepest JSON nesting the ops API "
+                                    "parses; deeper is a 400 (checked before parsing).")
+    token_dir: Path = Field(default=Path("var/tokens"), description="Directory of the connectors' encrypted OAuth "
+                            "token files (kept 0700, files 0600).")
+    token_key: SecretStr | None = Field(default=None, description="Fernet key(s) of the token files, comma-separated, "
+                                        "newest first: the first encrypts, all decrypt (`backoffice rotate-token-key`).")
+    reset_local_state: bool = Field(default=False, description="Start a worker even though its local state (tables, "
+                                    "sent log) belongs to another broker: that state is moved aside first (.stale-<time>).")
 
     @field_validator("timezone")
     @classmethod

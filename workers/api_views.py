@@ -5,11 +5,14 @@ import asyncio
 import json
 import re
 
+from aiohttp.web import HTTPRequestEntityTooLarge
 from faust.web import Request, Response, View
 from pydantic import ValidationError
 
+from infra.settings import load_settings
 from ops.api import models, openapi, reads
 from ops.api.auth import AuthError, authorize, load_tokens
+from ops.api.bodies import BodyError, parse_json
 from workers import clock
 from workers.app import app
 from backoffice.model import BillingCycle
@@ -19,10 +22,11 @@ from workers.partitioning import partition_for
 from workers.topology import P, TENANT_PARTITIONS, batches, billto, invoices, ledgers, sync_status, tenants, windows
 from workers.window_logic import hierarchy_for
 
-TENANT_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+TENANT_RE = re.compile(openapi.TENANT_PATTERN)
 ID_RE = re.compile(r"^[A-Za-z0-9:|._-]{1,200}$")
 PREFIX = "/api/v1/tenants/{tenant}"
 OPENAPI = openapi.build()
+_SETTINGS = load_settings()
 
 
 def _error(view: View, status: int, message: str, field: str | None = None) -> Response:
@@ -31,7 +35,8 @@ def _error(view: View, status: int, message: str, field: str | None = None) -> R
 
 def _guard(view: View, request: Request, tenant: str, **ids: str) -> Response | None:
     if not TENANT_RE.match(tenant):
-        return _error(view, 400, "tenant must be 1-100 letters, digits, '.', '_' or '-'", "tenant")
+        return _error(view, 400, "tenant must be 1-100 letters, digits, '.', '_' or '-', "
+                                 "starting with a letter or digit", "tenant")
     for name, value in ids.items():
         if not ID_RE.match(value):
             return _error(view, 400, f"{name} has characters an id never has", name)
@@ -53,6 +58,34 @@ def _coverage() -> dict:
     topic = ledgers.table.changelog_topic.get_topic_name()
     mine = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
     return reads.coverage(mine, P)
+
+
+def _owns_every_partition(table) -> bool:
+    topic = table.table.changelog_topic.get_topic_name()
+    mine = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
+    return len(mine) >= table.table.partitions
+
+
+def _not_the_tenants(tenant: str, invoice_ids: list[str], batch_ids: list[str]) -> tuple[str, str] | None:
+    """(field, id) of the first invoice or batch that is another tenant's, or unknown to a worker that
+    holds every partition of its table: refused at the door like a read, not left to the worker."""
+    for field, table, ids, owner in (("invoice_id", invoices, invoice_ids, lambda r: r.invoice.tenant_id),
+                                     ("batch_id", batches, batch_ids, lambda b: b.tenant_id)):
+        complete = _owns_every_partition(table) if ids else False
+        for value in ids:
+            found = table.get(value.encode())
+            if (found is None and complete) or (found is not None and owner(found) != tenant):
+                return field, value
+    return None
+
+
+async def _read_body(request: Request):
+    """The JSON body, within the configured size and nesting depth (BodyError otherwise)."""
+    try:
+        raw = await request.read()
+    except HTTPRequestEntityTooLarge:
+        raise BodyError(413, f"the body is larger than {_SETTINGS.api_max_body_bytes} bytes") from None
+    return parse_json(raw, _SETTINGS.api_max_body_bytes, _SETTINGS.api_max_json_depth)
 
 
 def _sync_map(invoice_ids) -> dict:
@@ -161,9 +194,9 @@ def _command_view(name: str, body_model) -> type[View]:
             if not 0 <= wait <= 30:
                 return _error(self, 422, "wait must be between 0 and 30 seconds", "wait")
             try:
-                raw = json.loads(await request.text() or "null")
-            except ValueError:
-                return _error(self, 400, "the body is not JSON", "body")
+                raw = await _read_body(request)
+            except BodyError as exc:
+                return _error(self, exc.status, exc.message, "body")
             try:
                 body = body_model.model_validate(raw)
             except ValidationError as exc:
@@ -175,6 +208,12 @@ def _command_view(name: str, body_model) -> type[View]:
                 if "pay_line_id" in r and r["pay_line_id"] and not r["pay_line_id"].startswith(f"{tenant}:"):
                     return _error(self, 404, f"pay line {r['pay_line_id']} is not one of tenant {tenant}'s",
                                   "pay_line_id")
+            named = _not_the_tenants(tenant, [r["invoice_id"] for r in records if r.get("invoice_id")],
+                                     [r["batch_id"] for r in records if r.get("batch_id")])
+            if named is not None:
+                field, value = named
+                what = field.removesuffix("_id")
+                return _error(self, 404, f"{what} {value} of tenant {tenant} is not known here", field)
             from cli.operator import publish_many_and_wait
 
             bootstrap = ",".join(str(u).removeprefix("kafka://") for u in app.conf.broker)

@@ -24,6 +24,15 @@ def _worker_dir(data_dir: Path) -> Path:
     return path
 
 
+def _web_application_options(settings) -> dict:
+    """The aiohttp application under Faust's web server: one token gate in front of every route,
+    and no body larger than the API accepts is buffered."""
+    from ops.api.gate import token_gate
+
+    return {"middlewares": [token_gate(settings.api_max_body_bytes)],
+            "client_max_size": settings.api_max_body_bytes}
+
+
 def create_app(bootstrap: str | None = None) -> faust.App:
     settings = load_settings()
     bootstrap = bootstrap or settings.kafka_bootstrap_servers or "127.0.0.1:9092"
@@ -54,6 +63,14 @@ def create_app(bootstrap: str | None = None) -> faust.App:
         web_host=os.environ.get("BACKOFFICE_WEB_HOST", "127.0.0.1"),   # 0.0.0.0 in a container
         web_port=settings.web_port,
         web_in_thread=False,
+        # Faust's own views (/table/..., /router/..., /graph/..., statistics, /performance) answer
+        # any caller with table contents: none is served. What is left sits behind the token gate.
+        web_tables_enabled=False,
+        web_router_enabled=False,
+        web_graph_enabled=False,
+        web_stats_enabled=False,
+        web_metrics_enabled=False,
+        web_application_options=_web_application_options(settings),
         logging_config=None,
     )
 

@@ -68,7 +68,33 @@ def worker_class():
     return Worker
 
 
-def run_worker(loglevel: str = "warn") -> None:
+def guard_local_state(app, reset: bool) -> None:
+    """Before the worker starts: refuse local state of another broker (infra.local_state), or move it
+    aside with `reset`; once the tables are recovered, record which broker this state belongs to."""
+    import asyncio
+    import logging
+    from pathlib import Path
+
+    from documents.settings import DocumentSettings
+    from infra.local_state import broker_identity, check_local_state, write_marker
+
+    bootstrap = ",".join(str(u).removeprefix("kafka://") for u in app.conf.broker)
+    state_dir = Path(app.conf.datadir)
+    changelogs = sorted({t.changelog_topic.get_topic_name() for t in app.tables.values()})
+    moved = check_local_state(bootstrap, state_dir, [Path(DocumentSettings().sent_log)], changelogs, reset)
+    for folder in moved:
+        logging.getLogger(__name__).warning("local state of another broker moved aside to %s", folder)
+
+    @app.task
+    async def _record_broker() -> None:
+        await app.tables.recovery.completed.wait()
+        identity = await asyncio.get_running_loop().run_in_executor(None, broker_identity, bootstrap, changelogs)
+        if all(identity.topic_ids.values()):
+            write_marker(state_dir, identity)
+
+
+def run_worker(loglevel: str = "warn", reset_local_state: bool = False) -> None:
     _maybe_profile()
     app = load_agents()
+    guard_local_state(app, reset_local_state)
     worker_class()(app, loglevel=loglevel, quiet=True).execute_from_commandline()

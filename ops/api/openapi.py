@@ -6,8 +6,10 @@ from pydantic import BaseModel
 from ops.api import models as m
 
 PREFIX = "/api/v1/tenants/{tenant}"
+#: A tenant id in a path: no "." or ".." (nor any other name starting with a dot).
+TENANT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 TENANT = {"name": "tenant", "in": "path", "required": True,
-          "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,100}$"}}
+          "schema": {"type": "string", "pattern": TENANT_PATTERN}}
 ID_SCHEMA = {"type": "string", "pattern": "^[A-Za-z0-9:|._-]{1,200}$"}
 WAIT = {"name": "wait", "in": "query", "required": False,
         "schema": {"type": "number", "minimum": 0, "maximum": 30, "default": 0},
@@ -15,6 +17,7 @@ WAIT = {"name": "wait", "in": "query", "required": False,
 ERRORS = {code: {"description": text, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
           for code, text in (("400", "Malformed request"), ("401", "Missing or unknown token"),
                              ("403", "Token not allowed for this tenant"), ("404", "Not found"),
+                             ("413", "The body is larger than BACKOFFICE_API_MAX_BODY_BYTES"),
                              ("422", "A field is invalid"))}
 MODELS: list[type[BaseModel]] = [m.Error, m.CommandAccepted, m.BatchList, m.BatchInvoices, m.InvoiceDetail,
                                  m.TenantHealth, m.TenantWindows, *m.COMMAND_BODIES.values()]
