@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from decimal import Decimal
 from pathlib import Path
 
 import click
@@ -18,7 +17,10 @@ import click
 from infra.offsets import group_lag
 from workers.names import ingest_topics
 from infra.readback import read_to_end
+from backoffice.figures import batch_amounts
+from backoffice.model import LineCategory
 from schemas.codec import decode
+from schemas.mapping import invoice_from_record
 from schemas.topics import BILLING_INVOICES, BILLING_OUTCOMES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,8 +139,8 @@ def stage_batches(run) -> None:
             if not o or not o["invoice_ids"]:
                 continue
             docs = [run.facts["invoices"][i] for i in o["invoice_ids"]]
-            ts = sum((ln["amount"] for d in docs for ln in d["lines"] if ln["category"] == "TIMESHEETS"), Decimal(0))
-            ps = sum((ln["amount"] for d in docs for ln in d["lines"] if ln["category"] != "TIMESHEETS"), Decimal(0))
+            amounts = batch_amounts(invoice_from_record(d) for d in docs)     # the domain's sums, as the ops API
+            ts, ps = amounts[LineCategory.TIMESHEETS], amounts[LineCategory.PRODUCTS_SERVICES]
             numbers = sorted(int(d["number"]) for d in docs)
             click.echo(f"  {tenant:10} {o['batch_id'][:22]:22} {len(docs):>5} {f'{numbers[0]}-{numbers[-1]}':>11} "
                        f"{ts:>19,.2f} {ps:>28,.2f}")

@@ -74,7 +74,10 @@ def load_schema(raw: dict) -> SchemaVersion:
 
 
 def load_schema_dir(directory: Path = SCHEMA_DIR) -> list[SchemaVersion]:
-    return [load_schema(json.loads(p.read_text())) for p in sorted(directory.glob("*.avsc"))]
+    """The current schemas, and the earlier versions in history/ so events they wrote still decode
+    (single-object encoding names the writer by fingerprint; the newest version is the reader)."""
+    paths = sorted(directory.glob("*.avsc")) + sorted((directory / "history").glob("*.avsc"))
+    return [load_schema(json.loads(p.read_text())) for p in paths]
 
 
 class Codec:
