@@ -126,6 +126,15 @@ def _latest_invoices(bootstrap: str) -> dict[str, dict]:
     return latest
 
 
+def list_batches_row(tenant: str, batch_id: str, docs: list[dict]) -> str:
+    """One List Batches row from the batch's invoice events: the domain's sums, as the ops API shows."""
+    amounts = batch_amounts(invoice_from_record(d) for d in docs)
+    ts, ps = amounts[LineCategory.TIMESHEETS], amounts[LineCategory.PRODUCTS_SERVICES]
+    numbers = sorted(int(d["number"]) for d in docs)
+    return (f"  {tenant:10} {batch_id[:22]:22} {len(docs):>5} {f'{numbers[0]}-{numbers[-1]}':>11} "
+            f"{ts:>19,.2f} {ps:>28,.2f}")
+
+
 def stage_batches(run) -> None:
     ids = {i for outs in run.facts["outcomes"].values() for o in outs if o for i in o["invoice_ids"]}
     invoices = _wait(lambda: (inv := _latest_invoices(run.bootstrap)) and ids <= set(inv) and inv, 60,
@@ -139,11 +148,7 @@ def stage_batches(run) -> None:
             if not o or not o["invoice_ids"]:
                 continue
             docs = [run.facts["invoices"][i] for i in o["invoice_ids"]]
-            amounts = batch_amounts(invoice_from_record(d) for d in docs)     # the domain's sums, as the ops API
-            ts, ps = amounts[LineCategory.TIMESHEETS], amounts[LineCategory.PRODUCTS_SERVICES]
-            numbers = sorted(int(d["number"]) for d in docs)
-            click.echo(f"  {tenant:10} {o['batch_id'][:22]:22} {len(docs):>5} {f'{numbers[0]}-{numbers[-1]}':>11} "
-                       f"{ts:>19,.2f} {ps:>28,.2f}")
+            click.echo(list_batches_row(tenant, o["batch_id"], docs))
     blocked = [o for outs in run.facts["outcomes"].values() for o in outs if o and not o["ok"]]
     for o in blocked:
         click.echo(f"  {o['tenant_id']}: blocked by the health check: {o['message']}")
