@@ -143,10 +143,16 @@ def complete(invoice: Invoice) -> Invoice:
 
 
 def _is_complete(invoice: Invoice) -> bool:
-    return all(ln.tax_share is not None and ln.line_total is not None and ln.priced_quantity is not None
-               and ln.priced_rate is not None for ln in invoice.lines) \
-        and (invoice.kind is not DocumentKind.CREDIT_MEMO or bool(invoice.allocations)
-             or not any(ln.credited_invoice_id for ln in invoice.lines))
+    """Every figure present and the line shares adding up to the stated tax (a document edited
+    with dataclasses.replace without settle() is not trusted)."""
+    lines = invoice.lines
+    if not all(ln.tax_share is not None and ln.line_total is not None and ln.priced_quantity is not None
+               and ln.priced_rate is not None for ln in lines):
+        return False
+    if lines and sum((ln.tax_share for ln in lines), ZERO) != invoice.tax:
+        return False
+    return invoice.kind is not DocumentKind.CREDIT_MEMO or bool(invoice.allocations) \
+        or not any(ln.credited_invoice_id for ln in lines)
 
 
 def figures_of(invoice: Invoice) -> DocumentFigures:
