@@ -238,11 +238,6 @@ def vendor_figures(invoice: Invoice, precision: VendorPrecision, *, credit_posit
     return figures
 
 
-def vendor_magnitude(value: Decimal) -> Decimal:
-    """A vendor field that takes unsigned amounts (QuickBooks Payment lines, Xero totals)."""
-    return abs(value)
-
-
 def parse_cents(value: object) -> Decimal:
     """An amount a vendor answered (a JSON number or string), to the cent."""
     return round_cents(Decimal(str(value)))
