@@ -16,7 +16,8 @@ from backoffice.errors import MixedCurrency, NotConsolidatable
 from backoffice.model import (
     BatchOption, DocumentKind, DocumentStatus, Invoice, InvoiceLine, InvoicingMode, PayLine, Placement,
 )
-from backoffice.tax import invoice_totals
+from backoffice.figures import settle
+from backoffice.money import ZERO
 
 
 def stable_id(prefix: str, *parts: str, length: int = 20) -> str:
@@ -99,18 +100,17 @@ def draft(group: Group, *, tenant_id: str, batch_id: str, issue_date: dt.date, p
     credit memo gets none and the registry's credit-memo default applies."""
     account = group.resolved.account
     lines = tuple(invoice_line(x) for x in group.lines)
-    subtotal, tax, total = invoice_totals(lines, account.tax_rate)
     prefix = "cm" if group.kind is DocumentKind.CREDIT_MEMO else "inv"
-    return Invoice(
+    return settle(Invoice(
         tenant_id=tenant_id, invoice_id=stable_id(prefix, tenant_id, batch_id, group.kind.value, account.entity_id,
                                                   group.key),
         batch_id=batch_id, kind=group.kind, account_id=account.entity_id, account_name=account.account_name or "",
-        grouping_key=group.key, currency=line_currency(group.resolved), lines=lines, subtotal=subtotal, tax=tax, total=total,
+        grouping_key=group.key, currency=line_currency(group.resolved), lines=lines, subtotal=ZERO, tax=ZERO, total=ZERO,
         tax_rate=account.tax_rate, issue_date=issue_date, due_date=issue_date + dt.timedelta(days=account.net_terms_days),
         period_start=period_start, period_end=period_end, net_terms_days=account.net_terms_days,
         invoicing_mode=account.invoicing_mode, bill_to_contact=group.resolved.contact,
         bill_to_address=account.address, purchase_order=group.purchase_order,
-        template=account.default_template if group.kind is DocumentKind.INVOICE else None)
+        template=account.default_template if group.kind is DocumentKind.INVOICE else None))
 
 
 def consolidate(lines: Iterable[PayLine], placements: Mapping[str, Placement], hierarchy: BilltoHierarchy, *,
@@ -142,9 +142,7 @@ def consolidate_into(existing: Invoice, lines: Iterable[PayLine], placements: Ma
         if mismatch:
             raise MixedCurrency(mismatch)
         new_lines.append(invoice_line(line))
-    subtotal, tax, total = invoice_totals(new_lines, existing.tax_rate)
-    return replace(existing, lines=tuple(new_lines), subtotal=subtotal, tax=tax, total=total,
-                   version=existing.version + 1)
+    return settle(replace(existing, lines=tuple(new_lines), version=existing.version + 1))
 
 
 def open_invoices_for(account_id: str, invoices: Iterable[Invoice], kind: DocumentKind = DocumentKind.INVOICE

@@ -59,3 +59,15 @@ class MixedCurrency(NotConsolidatable):
     """Lines of one invoice in two currencies: that invoice cannot be drawn."""
 
     code = "MIXED_CURRENCY"
+
+
+class UnrepresentableLine(DomainError):
+    """A line a vendor cannot hold: its quantity x unit price in the vendor's decimals is not our amount."""
+
+    code = "UNREPRESENTABLE_LINE"
+
+
+class CreditExceedsOpenAmount(DomainError):
+    """A credit memo allocating more to an invoice than is still open on it."""
+
+    code = "CREDIT_EXCEEDS_OPEN_AMOUNT"

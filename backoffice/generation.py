@@ -12,9 +12,9 @@ from typing import Iterable, Mapping
 
 from backoffice.billto import BilltoHierarchy, BilltoUnresolved
 from backoffice.consolidation import consolidate, skipped_by_window, stable_id
+from backoffice.figures import batch_amounts, category_amounts
 from backoffice.health import HealthReport, health_check
 from backoffice.model import Batch, DocumentKind, Invoice, LineCategory, PayLine, Placement
-from backoffice.money import ZERO
 from backoffice.numbering import TenantSequence, number_invoices
 
 
@@ -72,20 +72,15 @@ def select_lines(lines: Iterable[PayLine], placements: Mapping[str, Placement], 
 
 
 def build_batch(request: GenerationRequest, batch_id: str, invoices: list[Invoice]) -> Batch:
-    timesheets = products = ZERO
-    for inv in invoices:
-        for line in inv.lines:
-            if line.category is LineCategory.TIMESHEETS:
-                timesheets += line.amount
-            else:
-                products += line.amount
+    amounts = batch_amounts(invoices)
     numbers = [int(i.number) for i in invoices if i.number]
     return Batch(
         tenant_id=request.tenant_id, batch_id=batch_id, created_at=request.created_at,
         period_start=request.period_start, period_end=request.period_end,
         invoice_ids=tuple(i.invoice_id for i in invoices),
         first_number=str(min(numbers)) if numbers else None, last_number=str(max(numbers)) if numbers else None,
-        amount_timesheets=timesheets, amount_products_services=products,
+        amount_timesheets=amounts[LineCategory.TIMESHEETS],
+        amount_products_services=amounts[LineCategory.PRODUCTS_SERVICES],
         invoice_count=sum(1 for i in invoices if i.kind is DocumentKind.INVOICE),
         credit_memo_count=sum(1 for i in invoices if i.kind is DocumentKind.CREDIT_MEMO))
 
@@ -120,7 +115,4 @@ def generate_invoices(lines: Iterable[PayLine], placements: Mapping[str, Placeme
 
 def pending_amounts(lines: Iterable[PayLine]) -> dict[LineCategory, object]:
     """List Batches' Pending row: Amount: Timesheets and Amount: Products & Services."""
-    totals = {LineCategory.TIMESHEETS: ZERO, LineCategory.PRODUCTS_SERVICES: ZERO}
-    for line in lines:
-        totals[line.category] += line.amount
-    return totals
+    return category_amounts(lines)

@@ -246,6 +246,19 @@ class InvoiceLine:
     credited_invoice_id: str | None = None
     #: the pay line's work_start: an invoice line bills the days work_start..work_date
     work_start: dt.date | None = None
+    #: figures computed once by backoffice.figures (None on documents made before them)
+    priced_quantity: Decimal | None = None
+    priced_rate: Decimal | None = None
+    tax_share: Decimal | None = None
+    line_total: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreditAllocation:
+    """How much of a credit memo (positive) goes to one invoice it credits."""
+
+    invoice_id: str
+    amount: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +291,7 @@ class Invoice:
     purchase_order: str | None = None
     template: str | None = None
     version: int = 0
+    allocations: tuple[CreditAllocation, ...] = ()
 
     @property
     def is_credit_memo(self) -> bool:

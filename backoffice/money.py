@@ -28,6 +28,14 @@ def to_decimal(value: Decimal | int | str) -> Decimal:
     return result
 
 
+def cents(value: Decimal | int | str) -> Decimal:
+    """An amount someone typed: exact to the cent or refused (10.005 is not silently 10.00 or 10.01)."""
+    result = to_decimal(value)
+    if result != result.quantize(CENT):
+        raise MoneyError(f"{value!r} has more decimals than cents")
+    return result.quantize(CENT)
+
+
 def round_cents(value: Decimal) -> Decimal:
     """Half-up to the cent: 0.005 -> 0.01, -0.005 -> -0.01 (away from zero)."""
     return value.quantize(CENT, rounding=ROUND_HALF_UP)

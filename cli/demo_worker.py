@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from decimal import Decimal
 from pathlib import Path
 
 import click
@@ -18,7 +17,10 @@ import click
 from infra.offsets import group_lag
 from workers.names import ingest_topics
 from infra.readback import read_to_end
+from backoffice.figures import batch_amounts
+from backoffice.model import LineCategory
 from schemas.codec import decode
+from schemas.mapping import invoice_from_record
 from schemas.topics import BILLING_INVOICES, BILLING_OUTCOMES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,6 +126,15 @@ def _latest_invoices(bootstrap: str) -> dict[str, dict]:
     return latest
 
 
+def list_batches_row(tenant: str, batch_id: str, docs: list[dict]) -> str:
+    """One List Batches row from the batch's invoice events: the domain's sums, as the ops API shows."""
+    amounts = batch_amounts(invoice_from_record(d) for d in docs)
+    ts, ps = amounts[LineCategory.TIMESHEETS], amounts[LineCategory.PRODUCTS_SERVICES]
+    numbers = sorted(int(d["number"]) for d in docs)
+    return (f"  {tenant:10} {batch_id[:22]:22} {len(docs):>5} {f'{numbers[0]}-{numbers[-1]}':>11} "
+            f"{ts:>19,.2f} {ps:>28,.2f}")
+
+
 def stage_batches(run) -> None:
     ids = {i for outs in run.facts["outcomes"].values() for o in outs if o for i in o["invoice_ids"]}
     invoices = _wait(lambda: (inv := _latest_invoices(run.bootstrap)) and ids <= set(inv) and inv, 60,
@@ -137,11 +148,7 @@ def stage_batches(run) -> None:
             if not o or not o["invoice_ids"]:
                 continue
             docs = [run.facts["invoices"][i] for i in o["invoice_ids"]]
-            ts = sum((ln["amount"] for d in docs for ln in d["lines"] if ln["category"] == "TIMESHEETS"), Decimal(0))
-            ps = sum((ln["amount"] for d in docs for ln in d["lines"] if ln["category"] != "TIMESHEETS"), Decimal(0))
-            numbers = sorted(int(d["number"]) for d in docs)
-            click.echo(f"  {tenant:10} {o['batch_id'][:22]:22} {len(docs):>5} {f'{numbers[0]}-{numbers[-1]}':>11} "
-                       f"{ts:>19,.2f} {ps:>28,.2f}")
+            click.echo(list_batches_row(tenant, o["batch_id"], docs))
     blocked = [o for outs in run.facts["outcomes"].values() for o in outs if o and not o["ok"]]
     for o in blocked:
         click.echo(f"  {o['tenant_id']}: blocked by the health check: {o['message']}")

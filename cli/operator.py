@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from decimal import Decimal, InvalidOperation
 
 import click
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from backoffice.money import MoneyError, cents
 from cli.common import require_bootstrap, settings_or_exit
 from cli.main import cli
 from infra.kafka import consumer_config, producer_config
@@ -158,9 +158,9 @@ def unsnooze(pay_line_id, timeout) -> None:
 def credit_memo(tenant, placement, amount, reason, pay_line_id, invoice_id, taxable, timeout) -> None:
     """Create a credit memo line from an invoiced line or from a placement."""
     try:
-        value = Decimal(amount).quantize(Decimal("0.01"))
-    except InvalidOperation:
-        raise click.BadParameter(f"not an amount: {amount!r}", param_hint="--amount") from None
+        value = cents(amount)
+    except MoneyError as exc:
+        raise click.BadParameter(f"not an amount in cents: {exc}", param_hint="--amount") from None
     _run(tenant, "CREATE_CREDIT_MEMO", timeout, placement_id=placement, amount=value, reason=reason,
          pay_line_id=pay_line_id, invoice_id=invoice_id, taxable=taxable)
 

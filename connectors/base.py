@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import Enum
 from typing import Protocol, runtime_checkable
 
+from backoffice.figures import figures_of
 from backoffice.model import Invoice
 
 
@@ -59,6 +61,16 @@ class OutgoingDocument:
     pdf_name: str | None = None
     credited_external_ids: tuple[str, ...] = field(default_factory=tuple)
     credited_numbers: tuple[str, ...] = field(default_factory=tuple)    # what the customer can read
+
+
+def allocation_plan(doc: OutgoingDocument) -> list[tuple[str, Decimal]]:
+    """(vendor invoice id, amount) per invoice a credit memo credits: the domain's allocations
+    (backoffice.figures), keyed by the vendor ids the runner found for our invoice ids (given in
+    the order the memo's lines first name them)."""
+    ours = list(dict.fromkeys(ln.credited_invoice_id for ln in doc.invoice.lines if ln.credited_invoice_id))
+    vendor_ids = dict(zip(ours, doc.credited_external_ids))
+    return [(vendor_ids[a.invoice_id], a.amount) for a in figures_of(doc.invoice).allocations
+            if a.invoice_id in vendor_ids]
 
 
 class ConnectorError(Exception):

@@ -36,15 +36,16 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from backoffice.errors import UnrepresentableLine
+from backoffice.figures import QUICKBOOKS, parse_cents, vendor_figures, vendor_total
 from backoffice.model import DocumentKind, Invoice, LineCategory
 from connectors.base import (
     ConnectorError, CustomerRef, ExternalDocument, OutgoingDocument, PermanentError, SyncOutcome, SyncStatus,
-    TokenProvider, operation_key,
+    TokenProvider, allocation_plan, operation_key,
 )
 from connectors.mapping import MappingMissing, QboMapping
 from connectors.qbo_http import DUPLICATE_NUMBERS, REQUESTID_MAX, STALE_OBJECT, QboFault, QboHttp, QboLimits, fault_of
 from connectors.xero_http import UnknownOutcome
-from connectors.xero_payload import allocation_amounts
 
 ENTITY = {DocumentKind.INVOICE: "Invoice", DocumentKind.CREDIT_MEMO: "CreditMemo"}
 ITEM_NAMES = {LineCategory.TIMESHEETS: "Timesheet hours", LineCategory.PRODUCTS_SERVICES: "Products & services"}
@@ -55,8 +56,9 @@ def quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _money(value: Decimal) -> float:
-    return float(abs(value))
+def _number(value: Decimal) -> float:
+    """JSON number for QBO. Exact: a float's repr round-trips every decimal of <= 15 digits."""
+    return float(value)
 
 
 class QuickBooksConnector:
@@ -149,18 +151,22 @@ class QuickBooksConnector:
         inv = doc.invoice
         if not inv.number or len(inv.number) > 21:
             raise PermanentError(f"document number {inv.number!r} does not fit QuickBooks' DocNumber (1-21 chars)")
+        try:
+            figures = vendor_figures(inv, QUICKBOOKS)      # credit memos positive, QBO's convention
+        except UnrepresentableLine as exc:
+            raise PermanentError(f"{exc.code}: {exc.reason}") from exc
         lines = []
-        for ln in inv.lines:
-            lines.append({"DetailType": "SalesItemLineDetail", "Amount": _money(ln.amount),
+        for ln, figure in zip(inv.lines, figures.lines, strict=True):
+            lines.append({"DetailType": "SalesItemLineDetail", "Amount": _number(figure.amount),
                           "Description": ln.description[:4000],
                           "SalesItemLineDetail": {"ItemRef": {"value": await self._item(ln.category)},
-                                                  "Qty": float(abs(ln.quantity)), "UnitPrice": _money(ln.rate),
+                                                  "Qty": _number(figure.quantity), "UnitPrice": _number(figure.rate),
                                                   "TaxCodeRef": {"value": self._tax_code(ln.taxable)}}})
         note = f"backoffice {inv.invoice_id}"
         credited = sorted({ln.credited_invoice_id for ln in inv.lines if ln.credited_invoice_id})
         payload = {"DocNumber": inv.number, "TxnDate": inv.issue_date.isoformat(), "CustomerRef": {"value":
                    customer.external_id}, "CurrencyRef": {"value": inv.currency}, "Line": lines,
-                   "TxnTaxDetail": {"TotalTax": _money(inv.tax)}}
+                   "TxnTaxDetail": {"TotalTax": _number(figures.tax)}}
         if inv.kind is DocumentKind.INVOICE:
             payload["DueDate"] = inv.due_date.isoformat()
         if inv.bill_to_contact and inv.bill_to_contact.email:
@@ -182,7 +188,7 @@ class QuickBooksConnector:
 
     def _matches(self, found: dict, doc: OutgoingDocument, customer: CustomerRef) -> bool:
         return (found.get("CustomerRef", {}).get("value") == customer.external_id and
-                Decimal(str(found.get("TotalAmt", "0"))).quantize(Decimal("0.01")) == abs(doc.invoice.total))
+                parse_cents(found.get("TotalAmt", "0")) == vendor_total(doc.invoice))
 
     async def _reconcile(self, doc: OutgoingDocument, customer: CustomerRef) -> ExternalDocument | None:
         kind = doc.invoice.kind
@@ -226,7 +232,7 @@ class QuickBooksConnector:
 
     async def apply_credit(self, doc: OutgoingDocument, memo: ExternalDocument, customer: CustomerRef) -> None:
         """Allocate a linked credit memo: a Payment of 0 whose lines link the invoice and the memo."""
-        for invoice_ext, amount in allocation_amounts(doc.invoice, doc.credited_external_ids):
+        for invoice_ext, amount in allocation_plan(doc):
             data = {"CustomerRef": {"value": customer.external_id}, "TotalAmt": 0,
                     "TxnDate": doc.invoice.issue_date.isoformat(),
                     "PrivateNote": f"backoffice {doc.invoice.invoice_id} applies {doc.invoice.number}",

@@ -37,7 +37,9 @@ import time
 from confluent_kafka import Consumer, Producer
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from backoffice.model import DocumentKind
+from backoffice.errors import CreditExceedsOpenAmount
+from backoffice.figures import check_allocations
+from backoffice.model import DocumentKind, DocumentStatus
 from connectors.base import (
     ConnectorError, ExternalDocument, NeedsReauthorization, OutgoingDocument, PermanentError, SyncOutcome,
     SyncStatus,
@@ -259,7 +261,11 @@ class ConnectorRunner:
                 self._release(tenant, job)
                 continue
             missing = [c for c in _credited(job) if c not in self.synced]
-            if not missing:
+            refusal = None if missing else self._over_allocation(job)
+            if refusal is not None:
+                self._fail(job, PermanentError(refusal))
+                self._release(tenant, job)
+            elif not missing:
                 seen.add(iid)
                 todo.append(job)
             elif job.defers < self.defer_limit and not any(c in self.failed for c in missing):
@@ -274,6 +280,21 @@ class ConnectorRunner:
             for job in todo:
                 self._release(tenant, job)
         await self.deliveries.flush()
+
+    def _over_allocation(self, job: Job) -> str | None:
+        """Why a credit memo may not be booked: it allocates more to an invoice than the invoice
+        still has open after the memos already booked against it (backoffice.figures)."""
+        memo = job.invoice
+        if memo.kind is not DocumentKind.CREDIT_MEMO:
+            return None
+        originals = {c: self.latest[c].invoice for c in _credited(job) if c in self.latest}
+        booked = [j.invoice for i, j in self.latest.items() if i in self.synced and j.invoice.kind is
+                  DocumentKind.CREDIT_MEMO and j.invoice.status is not DocumentStatus.VOID]
+        try:
+            check_allocations(memo, originals, booked)
+        except CreditExceedsOpenAmount as exc:
+            return f"{exc.code}: {exc.reason}"
+        return None
 
     def _defer(self, tenant: str, job: Job) -> None:
         job.defers += 1

@@ -29,13 +29,13 @@ import httpx
 from backoffice.model import DocumentKind, Invoice
 from connectors.base import (
     ConnectorError, CustomerRef, ExternalDocument, NeedsReauthorization, OutgoingDocument, PermanentError,
-    SyncOutcome, SyncStatus, TokenProvider, operation_key,
+    SyncOutcome, SyncStatus, TokenProvider, allocation_plan, operation_key,
 )
 from connectors.xero_http import (
     UnknownOutcome, XeroDailyLimitReached, XeroHttp, XeroLimits, XeroValidationError, error_message,
 )
 from connectors.xero_payload import (
-    CREDIT_NOTES, INVOICES, DocumentKindSpec, XeroOptions, allocation_amounts, contact_payload, document_payload,
+    CREDIT_NOTES, INVOICES, DocumentKindSpec, XeroOptions, contact_payload, document_payload,
     external_document, has_errors, is_duplicate_number, mismatch, spec_for, validation_messages, where_equals,
     xero_number,
 )
@@ -140,13 +140,19 @@ class XeroConnector:
                             contacts: dict[str, CustomerRef]) -> dict[str, Result]:
         """Create up to batch_size documents in one call; every document gets a result."""
         results: dict[str, Result] = {}
-        pending = list(docs)
+        payloads = {}
+        for d in docs:
+            try:
+                payloads[d.invoice.invoice_id] = document_payload(
+                    d.invoice, contacts[d.invoice.account_name].external_id, self.options)
+            except PermanentError as exc:           # this document only (a line Xero cannot hold)
+                results[d.invoice.invoice_id] = exc
+        pending = [d for d in docs if d.invoice.invoice_id in payloads]
         for _ in range(self.limits.unknown_outcome_rounds):
             if not pending:
                 return results
             ids = ",".join(sorted(d.invoice.invoice_id for d in pending))
-            body = {spec.collection: [document_payload(d.invoice, contacts[d.invoice.account_name].external_id,
-                                                       self.options) for d in pending]}
+            body = {spec.collection: [payloads[d.invoice.invoice_id] for d in pending]}
             try:
                 answer = await self.http.call("PUT", f"/{spec.collection}", params=WRITE_PARAMS,
                                               json=body, key=self._key(ids, f"create-{spec.collection}"))
@@ -218,7 +224,7 @@ class XeroConnector:
     # -- allocations, attachments, void ---------------------------------------------------
 
     async def _allocate(self, doc: OutgoingDocument, credit: ExternalDocument) -> None:
-        plan = allocation_amounts(doc.invoice, doc.credited_external_ids)
+        plan = allocation_plan(doc)
         if not plan:
             return
         existing = await self.http.call("GET", f"/CreditNotes/{credit.external_id}", params=UNIT_DP)

@@ -4,23 +4,24 @@ Signs: our credit memos carry negative lines and totals; Xero credit notes
 (Type ACCRECCREDIT) carry positive amounts, so every credit memo amount is negated on the
 way out and compared negated on the way back.
 
-Tax: Xero computes tax per line from the line's TaxType unless the line says its
-TaxAmount. We send our document's tax spread over its taxable lines (largest remainder, to
-the cent), so Xero's TotalTax and Total equal ours exactly whatever rate the org's OUTPUT
-tax type carries.
+Figures: every Quantity, UnitAmount, LineAmount and TaxAmount is the domain's
+(backoffice.figures): Xero computes tax per line from the line's TaxType unless the line says
+its TaxAmount, so we send each line's tax share and Xero's TotalTax and Total equal ours
+whatever rate the org's OUTPUT tax type carries. UnitAmount keeps 4 decimals (requests say
+unitdp=4); a line whose quantity x unit price Xero would round to another amount is refused.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from backoffice.model import DocumentKind, Invoice, InvoiceLine
-from backoffice.money import round_cents
-from connectors.base import ExternalDocument
+from backoffice.errors import UnrepresentableLine
+from backoffice.figures import XERO, parse_cents, vendor_figures, vendor_total
+from backoffice.model import DocumentKind, Invoice
+from connectors.base import ExternalDocument, PermanentError
 
-CENT = Decimal("0.01")
 SYSTEM = "xero"
 
 
@@ -44,12 +45,10 @@ class DocumentKindSpec:
     collection: str         # URL segment and JSON list key
     id_field: str
     number_field: str
-    sign: Decimal           # ours -> Xero's
 
 
-INVOICES = DocumentKindSpec("INVOICE", "ACCREC", "Invoices", "InvoiceID", "InvoiceNumber", Decimal(1))
-CREDIT_NOTES = DocumentKindSpec("CREDIT_MEMO", "ACCRECCREDIT", "CreditNotes", "CreditNoteID", "CreditNoteNumber",
-                                Decimal(-1))
+INVOICES = DocumentKindSpec("INVOICE", "ACCREC", "Invoices", "InvoiceID", "InvoiceNumber")
+CREDIT_NOTES = DocumentKindSpec("CREDIT_MEMO", "ACCRECCREDIT", "CreditNotes", "CreditNoteID", "CreditNoteNumber")
 
 
 def spec_for(kind: DocumentKind | str) -> DocumentKindSpec:
@@ -66,47 +65,28 @@ def where_equals(field: str, values: Iterable[str]) -> str:
     return " OR ".join(f"{field}=={xero_literal(v)}" for v in values)
 
 
-def spread_tax(lines: Sequence[InvoiceLine], tax: Decimal) -> list[Decimal]:
-    """Split `tax` over the taxable lines in proportion to their amounts, summing exactly."""
-    taxable = [i for i, ln in enumerate(lines) if ln.taxable]
-    shares = [Decimal("0.00")] * len(lines)
-    base = sum((lines[i].amount for i in taxable), Decimal("0"))
-    if not taxable or tax == 0:
-        return shares
-    if base == 0:
-        shares[taxable[0]] = tax
-        return shares
-    exact = {i: tax * lines[i].amount / base for i in taxable}
-    for i in taxable:
-        shares[i] = exact[i].quantize(CENT, rounding="ROUND_DOWN")
-    leftover = int((tax - sum(shares, Decimal("0"))) / CENT)
-    step = CENT if leftover >= 0 else -CENT
-    by_remainder = sorted(taxable, key=lambda i: abs(exact[i] - shares[i]), reverse=True)
-    for n in range(abs(leftover)):
-        shares[by_remainder[n % len(by_remainder)]] += step
-    return shares
-
-
 def _number(value: Decimal) -> float:
     """JSON number for Xero. Exact: a float's repr round-trips every decimal of <= 15 digits."""
     return float(value)
 
 
 def line_items(invoice: Invoice, options: XeroOptions) -> list[dict[str, Any]]:
-    sign = spec_for(invoice.kind).sign
-    taxes = spread_tax(invoice.lines, invoice.tax)
+    """The domain's figures as Xero line items (credit notes positive). A line Xero's own
+    Quantity x UnitAmount (4 decimals, unitdp=4) would not bring to our amount is refused."""
+    try:
+        figures = vendor_figures(invoice, XERO)
+    except UnrepresentableLine as exc:
+        raise PermanentError(f"{exc.code}: {exc.reason}") from exc
     items = []
-    for line, tax in zip(invoice.lines, taxes, strict=True):
-        amount = line.amount * sign
-        unit = abs(line.rate) if amount >= 0 else -abs(line.rate)
+    for line, figure in zip(invoice.lines, figures.lines, strict=True):
         items.append({
             "Description": line.description,
-            "Quantity": _number(abs(line.quantity)),
-            "UnitAmount": _number(unit),
-            "LineAmount": _number(round_cents(amount)),
+            "Quantity": _number(figure.quantity),
+            "UnitAmount": _number(figure.rate),
+            "LineAmount": _number(figure.amount),
             "AccountCode": options.account_code,
             "TaxType": options.taxable_tax_type if line.taxable else options.exempt_tax_type,
-            "TaxAmount": _number(round_cents(tax * sign)),
+            "TaxAmount": _number(figure.tax),
         })
     return items
 
@@ -154,13 +134,13 @@ def xero_number(doc: dict[str, Any], spec: DocumentKindSpec) -> str:
 def external_document(doc: dict[str, Any], spec: DocumentKindSpec) -> ExternalDocument:
     return ExternalDocument(
         system=SYSTEM, external_id=str(doc[spec.id_field]), number=xero_number(doc, spec), kind=spec.kind,
-        total=str(round_cents(Decimal(str(doc["Total"])))) if doc.get("Total") is not None else None,
+        total=str(parse_cents(doc["Total"])) if doc.get("Total") is not None else None,
         voided=doc.get("Status") == "VOIDED",
     )
 
 
 def xero_total(invoice: Invoice) -> Decimal:
-    return round_cents(invoice.total * spec_for(invoice.kind).sign)
+    return vendor_total(invoice)
 
 
 def mismatch(invoice: Invoice, doc: dict[str, Any]) -> str | None:
@@ -175,7 +155,7 @@ def mismatch(invoice: Invoice, doc: dict[str, Any]) -> str | None:
     if doc.get("CurrencyCode") not in (None, invoice.currency):
         problems.append(f"currency {doc.get('CurrencyCode')}")
     try:
-        total = round_cents(Decimal(str(doc.get("Total"))))
+        total = parse_cents(doc.get("Total"))
     except ArithmeticError:
         total = None
     if total != xero_total(invoice):
@@ -183,26 +163,6 @@ def mismatch(invoice: Invoice, doc: dict[str, Any]) -> str | None:
     if not problems:
         return None
     return f"{spec.number_field} {xero_number(doc, spec)} already exists in Xero as another document: " + ", ".join(problems)
-
-
-def allocation_amounts(invoice: Invoice, credited_external_ids: Sequence[str]) -> list[tuple[str, Decimal]]:
-    """How much of a credit note goes to each credited Xero invoice (positive amounts).
-
-    Lines name the invoice they credit (credited_invoice_id); the runner passes the Xero
-    ids in the order those ids first appear. With one credited invoice (or ids that do not
-    line up with the lines) the whole credit goes to the first."""
-    if not credited_external_ids:
-        return []
-    taxes = spread_tax(invoice.lines, invoice.tax)
-    groups: dict[str, Decimal] = {}
-    for line, tax in zip(invoice.lines, taxes, strict=True):
-        if line.credited_invoice_id:
-            groups[line.credited_invoice_id] = groups.get(line.credited_invoice_id, Decimal("0")) + line.amount + tax
-    total = abs(xero_total(invoice))
-    if len(groups) == len(credited_external_ids) and len(groups) > 1:
-        return [(ext, round_cents(abs(amount))) for ext, amount in zip(credited_external_ids, groups.values())
-                if amount != 0]
-    return [(credited_external_ids[0], total)] if total else []
 
 
 def validation_messages(item: dict[str, Any]) -> list[str]:

@@ -4,12 +4,20 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from backoffice.figures import rate_places
 from backoffice.money import round_cents
 
 
 def money(value: Decimal) -> str:
     """Grouped, two decimals, leading minus: -1,234.50."""
     return f"{round_cents(Decimal(value)):,.2f}"
+
+
+def rate(value: Decimal) -> str:
+    """A unit rate: two decimals, or every decimal it has when more (27.3333), so that the printed
+    quantity x the printed rate is the printed amount (backoffice.figures.rate_places)."""
+    value = Decimal(value)
+    return f"{value:,.{rate_places(value)}f}"
 
 
 def quantity(value: Decimal) -> str:
@@ -29,4 +37,4 @@ def short_date(value: dt.date | None) -> str:
     return value.strftime("%m/%d/%Y") if value else ""
 
 
-FILTERS = {"money": money, "quantity": quantity, "date": date, "short_date": short_date}
+FILTERS = {"money": money, "rate": rate, "quantity": quantity, "date": date, "short_date": short_date}

@@ -12,6 +12,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from backoffice.figures import printed_figures
 from backoffice.model import Invoice
 from documents import formatting
 from documents.profile import AgencyProfile
@@ -44,6 +45,7 @@ class EmailTemplates:
             "invoice": invoice,
             "title": "Credit Memo" if invoice.is_credit_memo else "Invoice",
             "number": invoice.number or invoice.invoice_id,
+            "figures": printed_figures(invoice),     # the amounts it states, as the PDF prints them
             "agency": agency.company,
             "remit_to": agency.remit,
             "contact": invoice.bill_to_contact,

@@ -16,7 +16,6 @@ import traceback
 import urllib.parse
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +24,8 @@ from reportlab import rl_config
 from xhtml2pdf import pisa
 from xhtml2pdf.config.resources import ResourceAccessPolicy
 
-from backoffice.model import Contact, Invoice, LineCategory, PayCode, Placement, TimesheetApproval, TimesheetEntry
-from backoffice.money import line_amount
-from backoffice.periods import days_billed
+from backoffice.figures import printed_figures, timesheet_report
+from backoffice.model import Contact, Invoice, Placement, TimesheetApproval
 from documents import formatting
 from documents.assets import MAX_LOGO_BYTES, MAX_LOGO_PIXELS, logo_data_uri
 from documents.profile import AgencyProfile, Party
@@ -102,10 +100,7 @@ def _columns(fields: Sequence[str]) -> list[dict[str, str]]:
 def invoice_context(invoice: Invoice, template: DocumentTemplate, agency: AgencyProfile) -> dict[str, Any]:
     """Everything the standard layout prints, as text. Credit memos show negative amounts."""
     credit = invoice.is_credit_memo
-
-    def shown(amount: Decimal) -> Decimal:
-        return -abs(amount) if credit else amount
-
+    figures = printed_figures(invoice)
     fields = template.fields
     contact = invoice.bill_to_contact
     bill_to = Party(
@@ -124,21 +119,17 @@ def invoice_context(invoice: Invoice, template: DocumentTemplate, agency: Agency
         "account_id": invoice.account_id,
     }
     rows = []
-    for line in invoice.lines:
-        amount = shown(line.amount)
-        rate = -abs(line.rate) if credit and amount else line.rate
+    for line, figure in zip(invoice.lines, figures.lines, strict=True):
         rows.append({
             "description": line.description,
             "work_date": formatting.short_date(line.work_date),
             "pay_code": line.pay_code or "",
             "placement_id": line.placement_id,
-            "quantity": formatting.quantity(line.quantity),
-            "rate": formatting.money(rate),
-            "amount": formatting.money(amount),
+            "quantity": formatting.quantity(figure.quantity),
+            "rate": formatting.rate(figure.rate),
+            "amount": formatting.money(figure.amount),
         })
-    totals_values = {
-        "subtotal": shown(invoice.subtotal), "total_tax": shown(invoice.tax), "total_amount": shown(invoice.total),
-    }
+    totals_values = {"subtotal": figures.subtotal, "total_tax": figures.tax, "total_amount": figures.total}
     return {
         "document": {
             "title": "Credit Memo" if credit else "Invoice",
@@ -181,16 +172,6 @@ def _common(template: DocumentTemplate, agency: AgencyProfile) -> dict[str, Any]
 
 
 _DAY = {0: "Mon", 1: "Tue", 2: "Wed", 3: "Thu", 4: "Fri", 5: "Sat", 6: "Sun"}
-_PAY_CODE_ORDER = {code.value: i for i, code in enumerate(PayCode)}
-
-
-def _days_on_invoice(approval: TimesheetApproval, invoice: Invoice) -> list[TimesheetEntry]:
-    """The approval's entries on days this invoice's timesheet lines bill: a week split at a
-    period end shows each period's days on that period's invoice only."""
-    spans = [days_billed(line.work_start, line.work_date) for line in invoice.lines
-             if line.placement_id == approval.placement_id and line.category is LineCategory.TIMESHEETS
-             and line.work_date is not None]
-    return [e for e in approval.entries if any(first <= e.work_date <= last for first, last in spans)]
 
 
 def timesheet_context(
@@ -200,35 +181,22 @@ def timesheet_context(
     template: DocumentTemplate,
     agency: AgencyProfile,
 ) -> dict[str, Any]:
-    """One section per temp placement and approved week: entries by day and pay code, hours x bill rate."""
-    by_id = {p.placement_id: p for p in placements}
+    """One section per temp placement and approved week: the hours day by day, then per pay code
+    its hours, rate and the amount of the invoice line that bills them (backoffice.figures)."""
     sections = []
-    latest: dict[tuple[str, str], TimesheetApproval] = {}
-    for approval in approvals:  # a higher version replaces an earlier approval
-        key = (approval.placement_id, approval.timesheet_id)
-        if key not in latest or approval.version > latest[key].version:
-            latest[key] = approval
-    for approval in sorted(latest.values(), key=lambda a: (a.placement_id, a.week_ending, a.timesheet_id)):
-        placement = by_id.get(approval.placement_id)
-        if placement is None:
-            raise ValueError(f"approval {approval.timesheet_id} is for placement {approval.placement_id}, not given")
-        entries = _days_on_invoice(approval, invoice)
-        if not entries:
-            continue
-        rows, hours_total, amount_total = [], Decimal("0"), Decimal("0.00")
-        for entry in sorted(entries, key=lambda e: (e.work_date, _PAY_CODE_ORDER.get(e.pay_code, 99))):
-            rate = placement.bill_rate(entry.pay_code)
-            amount = line_amount(entry.hours, rate) if rate is not None else None
-            hours_total += entry.hours
-            amount_total += amount or Decimal("0")
+    for section in timesheet_report(placements, approvals, invoice):
+        rows = [{
+            "work_date": formatting.short_date(day.work_date), "day": _DAY[day.work_date.weekday()],
+            "pay_code": day.pay_code, "hours": formatting.quantity(day.hours), "rate": "", "amount": "",
+        } for day in section.days]
+        for code in section.codes:
             rows.append({
-                "work_date": formatting.short_date(entry.work_date),
-                "day": _DAY[entry.work_date.weekday()],
-                "pay_code": str(entry.pay_code.value if isinstance(entry.pay_code, PayCode) else entry.pay_code),
-                "hours": formatting.quantity(entry.hours),
-                "rate": formatting.money(rate) if rate is not None else "n/a",
-                "amount": formatting.money(amount) if amount is not None else "n/a",
+                "work_date": "", "day": "", "pay_code": f"{code.pay_code} total",
+                "hours": formatting.quantity(code.hours),
+                "rate": formatting.rate(code.rate) if code.rate is not None else "",
+                "amount": formatting.money(code.amount) if code.amount is not None else "not on this invoice",
             })
+        placement, approval = section.placement, section.approval
         info = {
             "candidate_name": placement.candidate_name,
             "job_title": placement.job_title,
@@ -242,8 +210,8 @@ def timesheet_context(
                 {"field": f, "label": _LABELS[f], "value": info[f]} for f in template.fields["placement"] if info[f]
             ],
             "rows": rows,
-            "total_hours": formatting.quantity(hours_total),
-            "total_amount": formatting.money(amount_total),
+            "total_hours": formatting.quantity(section.total_hours),
+            "total_amount": formatting.money(section.total_amount),
         })
     return {
         "document": {

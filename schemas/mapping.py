@@ -11,9 +11,10 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, Callable, TypeVar
 
+from backoffice.figures import complete
 from backoffice.model import (
     Address, BatchOption, BillingCycle, BilltoNode, Contact, DocumentKind, DocumentStatus, EntityType,
-    FeeKind, FeeRealized, Invoice, InvoiceLine, InvoicingMode, LineCategory, LineItemStatus, PayCode,
+    CreditAllocation, FeeKind, FeeRealized, Invoice, InvoiceLine, InvoicingMode, LineCategory, LineItemStatus, PayCode,
     Placement, PlacementStatus, PlacementType, TimesheetApproval, TimesheetEntry,
 )
 
@@ -188,6 +189,8 @@ def _line_rec(line: InvoiceLine) -> dict:
         "pay_code": line.pay_code, "work_date": line.work_date,
         "credited_line_id": line.credited_line_id, "credited_invoice_id": line.credited_invoice_id,
         "work_start": line.work_start,
+        "priced_quantity": line.priced_quantity, "priced_rate": line.priced_rate, "tax_share": line.tax_share,
+        "line_total": line.line_total,
     }
 
 
@@ -199,6 +202,8 @@ def _line(rec: dict) -> InvoiceLine:
         pay_code=rec.get("pay_code"), work_date=rec.get("work_date"),
         credited_line_id=rec.get("credited_line_id"), credited_invoice_id=rec.get("credited_invoice_id"),
         work_start=rec.get("work_start"),
+        priced_quantity=rec.get("priced_quantity"), priced_rate=rec.get("priced_rate"), tax_share=rec.get("tax_share"),
+        line_total=rec.get("line_total"),
     )
 
 
@@ -217,11 +222,13 @@ def invoice_to_record(inv: Invoice, *, event_id: str, event_type: str, occurred_
         "bill_to_address": _address_rec(inv.bill_to_address), "purchase_order": inv.purchase_order,
         "template": inv.template, "version": inv.version, "document_uris": list(document_uris),
         "document_sha256": list(sha256), "error": error,
+        "allocations": [{"invoice_id": a.invoice_id, "amount": a.amount} for a in inv.allocations],
     }
 
 
 def invoice_from_record(rec: dict) -> Invoice:
-    return Invoice(
+    """The document with its figures; one written before they travelled gets them from the domain."""
+    return complete(Invoice(
         tenant_id=rec["tenant_id"], invoice_id=rec["invoice_id"], batch_id=rec["batch_id"],
         kind=DocumentKind(rec["kind"]), account_id=rec["account_id"], account_name=rec["account_name"],
         grouping_key=rec["grouping_key"], currency=rec["currency"], lines=tuple(_line(x) for x in rec["lines"]),
@@ -232,7 +239,8 @@ def invoice_from_record(rec: dict) -> Invoice:
         status=DocumentStatus(rec["status"]), bill_to_contact=_contact(rec.get("bill_to_contact")),
         bill_to_address=_address(rec.get("bill_to_address")), purchase_order=rec.get("purchase_order"),
         template=rec.get("template"), version=rec.get("version", 0),
-    )
+        allocations=tuple(CreditAllocation(a["invoice_id"], a["amount"]) for a in rec.get("allocations") or ()),
+    ))
 
 
 def dead_letter_record(*, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None,

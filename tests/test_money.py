@@ -16,3 +16,12 @@ def test_floats_are_refused():
         to_decimal(0.1)
     with pytest.raises(MoneyError):
         to_decimal("NaN")
+
+
+def test_a_typed_amount_is_cents_exactly_or_refused():
+    from backoffice.money import MoneyError, cents
+
+    assert cents("12.5") == Decimal("12.50") and str(cents("7")) == "7.00"
+    for bad in ("10.005", "0.001", "NaN", "ten"):
+        with pytest.raises(MoneyError):
+            cents(bad)

@@ -15,14 +15,15 @@
   invoices only, so a credit memo never goes in it (see `left_out_of_qbo_csv`).
 - csv: every line of every document with all our fields, for anything else.
 Rows are sorted by document number then line id, so the same batch gives the same bytes.
+Every quantity, rate, amount and tax share is the domain's (backoffice.figures), as on the PDF.
 """
 from __future__ import annotations
 
 import csv
 import io
-from decimal import Decimal
 from typing import Iterable
 
+from backoffice.figures import QUICKBOOKS, XERO, figures_of, other_side, percent, vendor_figures
 from backoffice.model import DocumentKind, Invoice, LineCategory
 from connectors.mapping import DATE_FORMATS
 
@@ -47,24 +48,6 @@ def ordered(documents: Iterable[Invoice]) -> list[Invoice]:
 
 def _num(number: str | None) -> tuple:
     return (0, int(number), "") if number and number.isdigit() else (1, 0, number or "")
-
-
-def line_taxes(doc: Invoice) -> list[Decimal]:
-    """The document's tax spread over its taxable lines (largest remainder last), summing to doc.tax."""
-    taxable = [ln for ln in doc.lines if ln.taxable]
-    base = sum((ln.amount for ln in taxable), Decimal("0"))
-    out, given = [], Decimal("0")
-    for ln in doc.lines:
-        if not ln.taxable or not base:
-            out.append(Decimal("0.00"))
-            continue
-        share = (doc.tax * ln.amount / base).quantize(Decimal("0.01"))
-        out.append(share)
-        given += share
-    if taxable and base:
-        last = max(i for i, ln in enumerate(doc.lines) if ln.taxable)
-        out[last] += doc.tax - given
-    return out
 
 
 def _us(d) -> str:
@@ -100,20 +83,21 @@ def iif(documents: Iterable[Invoice], *, ar_account: str = "Accounts Receivable"
     for doc in docs:
         kind = "CREDIT MEMO" if doc.kind is DocumentKind.CREDIT_MEMO else "INVOICE"
         name = _clean(doc.account_name)
-        rows.append(["TRNS", "", kind, _us(doc.issue_date), ar_account, name, str(doc.total), doc.number or "",
+        figures = figures_of(doc)
+        splits = other_side(figures)
+        rows.append(["TRNS", "", kind, _us(doc.issue_date), ar_account, name, str(figures.total), doc.number or "",
                      _clean(f"{doc.invoice_id} {doc.purchase_order or ''}".strip()), _us(doc.due_date), _terms(doc)])
         credit = doc.kind is DocumentKind.CREDIT_MEMO
-        for ln in sorted(doc.lines, key=lambda x: x.line_id):
+        for ln, split in sorted(zip(doc.lines, splits.lines, strict=True), key=lambda x: x[0].line_id):
             # the kit's sign convention: QNTY carries the SPL's sign (negative on an invoice,
             # positive on a credit memo), PRICE stays the positive unit price
-            quantity = abs(ln.quantity) if credit else -abs(ln.quantity)
-            rows.append(["SPL", "", kind, _us(doc.issue_date), income_account, name, str(-ln.amount), doc.number or "",
-                         _clean(ln.description), str(quantity), str(abs(ln.rate)), ITEMS[ln.category],
-                         "Y" if ln.taxable else "N", ""])
-        if doc.tax:
-            rows.append(["SPL", "", kind, _us(doc.issue_date), tax_account, "", str(-doc.tax), doc.number or "",
-                         "Sales tax", "", f"{(doc.tax_rate * 100).normalize():f}%", _clean(sales_tax_item or ""),
-                         "N", "AUTOSTAX"])
+            sign = -1 if split.amount < 0 or (split.amount == 0 and not credit) else 1
+            rows.append(["SPL", "", kind, _us(doc.issue_date), income_account, name, str(split.amount),
+                         doc.number or "", _clean(ln.description), str(sign * abs(split.quantity)),
+                         str(abs(split.rate)), ITEMS[ln.category], "Y" if ln.taxable else "N", ""])
+        if figures.tax:
+            rows.append(["SPL", "", kind, _us(doc.issue_date), tax_account, "", str(splits.tax), doc.number or "",
+                         "Sales tax", "", f"{percent(doc.tax_rate)}%", _clean(sales_tax_item or ""), "N", "AUTOSTAX"])
         rows.append(["ENDTRNS"])
     return "".join("\t".join(r) + "\r\n" for r in rows).encode("utf-8")
 
@@ -139,16 +123,16 @@ def xero_csv(documents: Iterable[Invoice], *, date_format: str, account_code: st
             rows = []
             for doc in mine[start:start + XERO_INVOICES_PER_FILE]:
                 addr = doc.bill_to_address
-                taxes = line_taxes(doc)
-                for ln, tax in sorted(zip(doc.lines, taxes), key=lambda x: x[0].line_id):
+                figures = vendor_figures(doc, XERO, credit_positive=False)    # Xero: Quantity x UnitAmount
+                for ln, fig in sorted(zip(doc.lines, figures.lines, strict=True), key=lambda x: x[0].line_id):
                     rows.append([doc.account_name, doc.bill_to_contact.email if doc.bill_to_contact else "",
                                  addr.line1 if addr else "", addr.line2 if addr else "", "", "",
                                  addr.city if addr else "", addr.region if addr else "",
                                  addr.postal_code if addr else "", addr.country if addr else "",
                                  doc.number or "", doc.purchase_order or "", doc.issue_date.strftime(strf),
-                                 doc.due_date.strftime(strf), str(doc.total), "", ln.description,
-                                 str(ln.quantity), str(ln.rate), "", account_code,
-                                 taxable_type if ln.taxable else exempt_type, str(tax), "", "", "", "",
+                                 doc.due_date.strftime(strf), str(figures.total), "", ln.description,
+                                 str(fig.quantity), str(fig.rate), "", account_code,
+                                 taxable_type if ln.taxable else exempt_type, str(fig.tax), "", "", "", "",
                                  doc.currency, ""])
             files.append(_csv(rows, XERO_COLUMNS))
     return files
@@ -159,11 +143,12 @@ def qbo_csv(documents: Iterable[Invoice]) -> bytes:
     amounts would book as negative invoices) are left out; `left_out_of_qbo_csv` lists them."""
     rows = []
     for doc in (d for d in ordered(documents) if d.kind is DocumentKind.INVOICE):
-        for ln in sorted(doc.lines, key=lambda x: x.line_id):
+        figures = vendor_figures(doc, QUICKBOOKS, credit_positive=False)
+        for ln, fig in sorted(zip(doc.lines, figures.lines, strict=True), key=lambda x: x[0].line_id):
             rows.append([doc.number or "", doc.account_name, _us(doc.issue_date), _us(doc.due_date), _terms(doc),
-                         "", doc.invoice_id, ITEMS[ln.category], ln.description, str(ln.quantity), str(ln.rate),
-                         str(ln.amount), "Y" if ln.taxable else "N",
-                         f"{(doc.tax_rate * 100).normalize()}%" if ln.taxable else ""])
+                         "", doc.invoice_id, ITEMS[ln.category], ln.description, str(fig.quantity), str(fig.rate),
+                         str(fig.amount), "Y" if ln.taxable else "N",
+                         f"{percent(doc.tax_rate)}%" if ln.taxable else ""])
     return _csv(rows, QBO_COLUMNS)
 
 
@@ -174,17 +159,19 @@ def left_out_of_qbo_csv(documents: Iterable[Invoice]) -> bytes:
     if not memos:
         return b""
     lines = ["QuickBooks Online's CSV import takes invoices only. Enter these credit memos in QuickBooks:", ""]
-    lines += [f"{d.number or d.invoice_id}\t{d.account_name}\t{d.issue_date.isoformat()}\t{d.total}" for d in memos]
+    lines += [f"{d.number or d.invoice_id}\t{d.account_name}\t{d.issue_date.isoformat()}\t{figures_of(d).total}"
+              for d in memos]
     return ("\r\n".join(lines) + "\r\n").encode("utf-8")
 
 
 def plain_csv(documents: Iterable[Invoice]) -> bytes:
     rows = []
     for doc in ordered(documents):
-        for ln, tax in sorted(zip(doc.lines, line_taxes(doc)), key=lambda x: x[0].line_id):
+        figures = figures_of(doc)
+        for ln, fig in sorted(zip(doc.lines, figures.lines, strict=True), key=lambda x: x[0].line_id):
             rows.append([doc.tenant_id, doc.batch_id, doc.kind.value, doc.number or "", doc.invoice_id, doc.account_id,
                          doc.account_name, doc.issue_date.isoformat(), doc.due_date.isoformat(), doc.currency,
-                         ln.line_id, ln.pay_line_id, ln.placement_id, ln.description, str(ln.quantity), str(ln.rate),
-                         str(ln.amount), "true" if ln.taxable else "false", ln.category.value, str(tax),
-                         str(doc.subtotal), str(doc.tax), str(doc.total), doc.purchase_order or ""])
+                         ln.line_id, ln.pay_line_id, ln.placement_id, ln.description, str(fig.quantity), str(fig.rate),
+                         str(fig.amount), "true" if ln.taxable else "false", ln.category.value, str(fig.tax),
+                         str(figures.subtotal), str(figures.tax), str(figures.total), doc.purchase_order or ""])
     return _csv(rows, CSV_COLUMNS)

@@ -136,6 +136,7 @@ class InvoiceDetail(BaseModel):
     issue_date: str
     due_date: str
     lines: list[dict]
+    allocations: list[dict] = []
     history: list[dict]
     document_uris: list[str]
     error: str | None = None

@@ -7,6 +7,7 @@ from typing import Iterable, Mapping
 
 from backoffice import ledger as L
 from backoffice.billto import BilltoHierarchy
+from backoffice.figures import figures_of
 from backoffice.generation import pending_amounts
 from backoffice.health import health_check
 from backoffice.model import LineCategory, PayLine, Placement
@@ -56,20 +57,25 @@ def batch_invoices(tenant_id: str, batch, records: Mapping[str, object], sync: M
             continue
         inv = record.invoice
         out.append({"invoice_id": inv.invoice_id, "number": inv.number, "kind": inv.kind.value,
-                    "status": inv.status.value, "account_name": inv.account_name, "total": str(inv.total),
+                    "status": inv.status.value, "account_name": inv.account_name,
+                    "total": str(figures_of(inv).total),
                     "sync_status": (sync.get(inv.invoice_id) or {}).get("status")})
     return {"tenant_id": tenant_id, "batch_id": batch.batch_id, "invoices": out}
 
 
 def invoice_detail(record, sync: dict | None) -> dict:
+    """The document's figures as the PDF prints them (backoffice.figures), amounts as strings."""
     inv = record.invoice
+    figures = figures_of(inv)
     return {"invoice_id": inv.invoice_id, "tenant_id": inv.tenant_id, "number": inv.number, "kind": inv.kind.value,
             "status": inv.status.value, "account_id": inv.account_id, "account_name": inv.account_name,
-            "currency": inv.currency, "subtotal": str(inv.subtotal), "tax": str(inv.tax), "total": str(inv.total),
-            "issue_date": inv.issue_date.isoformat(), "due_date": inv.due_date.isoformat(),
+            "currency": inv.currency, "subtotal": str(figures.subtotal), "tax": str(figures.tax),
+            "total": str(figures.total), "issue_date": inv.issue_date.isoformat(), "due_date": inv.due_date.isoformat(),
             "lines": [{"line_id": x.line_id, "pay_line_id": x.pay_line_id, "placement_id": x.placement_id,
-                       "description": x.description, "quantity": str(x.quantity), "rate": str(x.rate),
-                       "amount": str(x.amount), "taxable": x.taxable, "status": x.status.value} for x in inv.lines],
+                       "description": x.description, "quantity": str(f.quantity), "rate": str(f.rate),
+                       "amount": str(f.amount), "tax": str(f.tax), "total": str(f.total), "taxable": x.taxable,
+                       "status": x.status.value} for x, f in zip(inv.lines, figures.lines, strict=True)],
+            "allocations": [{"invoice_id": a.invoice_id, "amount": str(a.amount)} for a in figures.allocations],
             "history": [{"status": s, "at": at, "detail": d} for s, at, d in record.history],
             "document_uris": list(record.document_uris), "error": record.error, "sync": sync}
 

@@ -1,5 +1,7 @@
 """The connector runner in-process against the embedded broker and the loopback vendor
 servers: what is decided when, across restarts, retries, dead letters and re-authorization."""
+from decimal import Decimal
+
 import pytest
 from confluent_kafka import Producer
 from prometheus_client import REGISTRY
@@ -179,3 +181,40 @@ def test_a_tenant_without_a_mapping_is_paused_naming_the_setting_and_resumes_onc
             setup.store.save_mapping(f"quickbooks-{tenant}", MAPPINGS["quickbooks"])
             wait_until(lambda: len(synced_ids(kafka_bootstrap, tenant)) == 3, 120, message="synced once mapped")
         assert sorted(d["DocNumber"] for d in server.documents("realm-m")) == sorted(d.number for d in docs)
+
+
+def test_a_credit_memo_allocating_more_than_an_invoices_open_amount_is_refused_by_name(kafka_bootstrap, tmp_path,
+                                                                                       unique_name):
+    """Two memos against one invoice: the first fits, the second would over-credit it. The second is
+    refused (FAILED, dead-lettered with CREDIT_EXCEEDS_OPEN_AMOUNT) and never reaches Xero."""
+    import dataclasses
+
+    from backoffice.figures import settle
+
+    create_topics(kafka_bootstrap)
+    tenant = f"{unique_name}-c"
+    original = workload.invoices(1, prefix=f"{unique_name}-")[0]
+    first = settle(workload.credit_memo_for(original, 1, prefix=f"{unique_name}-"))
+    whole = dataclasses.replace(first.lines[0], line_id="CL-all", quantity=Decimal(1), rate=-original.total,
+                                amount=-original.total, taxable=False)      # the whole invoice, on top of the first
+    second = settle(dataclasses.replace(first, invoice_id=f"{unique_name}-cm-2", number=f"{unique_name}-CM-2",
+                                        lines=(whole,)))
+    assert first.allocations[0].amount + second.allocations[0].amount > original.total
+    with _xero() as server:
+        setup = Setup("xero", server, tmp_path)
+        setup.add(tenant, "org-c")
+        produce(kafka_bootstrap, events(tenant, [original]))
+        with Running(setup.runner(kafka_bootstrap, f"{unique_name}-g")):
+            wait_until(lambda: original.invoice_id in synced_ids(kafka_bootstrap, tenant), 60, message="invoice synced")
+            produce(kafka_bootstrap, events(tenant, [first]))
+            wait_until(lambda: first.invoice_id in synced_ids(kafka_bootstrap, tenant), 60, message="first memo")
+            produce(kafka_bootstrap, events(tenant, [second]))
+            failed = wait_until(lambda: [r for r in sync_results(kafka_bootstrap, {tenant}).get(tenant, [])
+                                         if r["status"] == "FAILED"], 60, message="second memo refused")
+            dlq = wait_until(lambda: [decode(m.value()).record for m in read_to_end(
+                kafka_bootstrap, connector_dead_letter_topic("xero")) if m.key() == second.invoice_id.encode()],
+                60, message="second memo dead-lettered")
+        assert [r["invoice_id"] for r in failed] == [second.invoice_id]
+        assert "CREDIT_EXCEEDS_OPEN_AMOUNT" in failed[0]["error"] and "CREDIT_EXCEEDS_OPEN_AMOUNT" in dlq[0]["error"]
+        notes = server.book("org-c").documents["CreditNotes"].values()
+        assert [n["CreditNoteNumber"] for n in notes] == [first.number]

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from backoffice.model import DocumentKind
 from connectors.xero_http import SlidingWindow, next_utc_midnight
-from connectors.xero_payload import XeroOptions, allocation_amounts, document_payload, spread_tax, where_equals
+from connectors.base import OutgoingDocument, allocation_plan
+from connectors.xero_payload import XeroOptions, document_payload, where_equals
 from tests.connectors import xero_workload as wl
 from tests.connectors.xero_ledger import parse_where
 from tests.connectors.xero_server import XeroTestServer
@@ -20,19 +21,6 @@ from tests.documents import factories
 @given(st.lists(st.text(min_size=1, max_size=30), min_size=1, max_size=5))
 def test_where_literals_round_trip_through_xeros_parser(names):
     assert parse_where(where_equals("Name", names)) == [("Name", n) for n in names]
-
-
-amounts = st.decimals(min_value=Decimal("-5000"), max_value=Decimal("5000"), places=2)
-
-
-@settings(max_examples=200)
-@given(st.lists(st.tuples(amounts, st.booleans()), min_size=1, max_size=8), amounts)
-def test_spread_tax_sums_exactly_over_taxable_lines(lines, tax):
-    built = [dataclasses.replace(factories.line(i, "x", "1", str(a)), taxable=t) for i, (a, t) in enumerate(lines)]
-    shares = spread_tax(built, tax)
-    if any(t for _, t in lines):
-        assert sum(shares) == tax
-    assert all(s == 0 for s, ln in zip(shares, built) if not ln.taxable)
 
 
 def test_invoice_payload_carries_our_numbers_lines_and_tax():
@@ -55,13 +43,14 @@ def test_credit_note_amounts_are_positive_and_allocations_follow_the_lines():
     payload = document_payload(credit, "contact-1", XeroOptions())
     assert payload["Type"] == "ACCRECCREDIT" and payload["CreditNoteNumber"] == credit.number
     assert all(i["LineAmount"] > 0 and i["Quantity"] > 0 and i["UnitAmount"] > 0 for i in payload["LineItems"])
-    assert allocation_amounts(credit, ("X-1",)) == [("X-1", -credit.total)]
+    assert allocation_plan(OutgoingDocument(credit, credited_external_ids=("X-1",))) == [("X-1", -credit.total)]
     second = dataclasses.replace(wl.credit_memo_for(other, 2).lines[0], line_id="CL-b")
     both = dataclasses.replace(credit, lines=credit.lines + (second,), tax=Decimal("0.00"),
                                subtotal=credit.lines[0].amount + second.amount,
                                total=credit.lines[0].amount + second.amount)
-    assert allocation_amounts(both, ("X-1", "X-2")) == [("X-1", -credit.lines[0].amount), ("X-2", -second.amount)]
-    assert allocation_amounts(both, ()) == []
+    assert allocation_plan(OutgoingDocument(both, credited_external_ids=("X-1", "X-2"))) == [
+        ("X-1", -credit.lines[0].amount), ("X-2", -second.amount)]
+    assert allocation_plan(OutgoingDocument(both)) == []
     assert both.kind is DocumentKind.CREDIT_MEMO
 
 

@@ -3,6 +3,7 @@ timeouts-after-commit, 429 storms, 5xx bursts and token expiry mid-batch."""
 from __future__ import annotations
 
 import dataclasses
+from decimal import Decimal
 
 import pytest
 
@@ -134,10 +135,12 @@ async def test_single_document_api_void_and_find(server):
         voided = await conn.void(await conn.create_invoice(OutgoingDocument(other), customer))
         assert voided.voided
         assert await conn.void(voided) == voided      # voiding twice is harmless
-        bad = dataclasses.replace(other, number="v-bad", invoice_id="v-bad", currency="USD",
-                                  lines=(dataclasses.replace(other.lines[0], amount=other.lines[0].amount + 1),))
-        with pytest.raises(PermanentError, match="line total"):
+        # 40 x 27.33335 = 1,093.33 in our books, but Xero holds 4-decimal unit prices: refused by name, unsent
+        bad = dataclasses.replace(other, number="v-bad", invoice_id="v-bad", currency="USD", lines=(dataclasses.replace(
+            other.lines[0], quantity=Decimal("40"), rate=Decimal("27.33335"), amount=Decimal("1093.33")),))
+        with pytest.raises(PermanentError, match="UNREPRESENTABLE_LINE"):
             await conn.create_invoice(OutgoingDocument(bad), customer)
+        assert "v-bad" not in {d["InvoiceNumber"] for d in server.book(ORG).documents["Invoices"].values()}
     finally:
         await conn.aclose()
     book = server.book(ORG)

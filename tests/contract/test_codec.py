@@ -1,4 +1,5 @@
 import copy
+from pathlib import Path
 import json
 
 import pytest
@@ -120,3 +121,25 @@ def test_encode_refuses_a_record_that_does_not_match():
 
 def test_default_codec_knows_every_shipped_schema():
     assert set(default_codec().schema_names()) == set(RAW_SCHEMAS)
+
+
+def test_invoice_event_v2_is_a_compatible_evolution_of_v1():
+    """v1 (kept in schemas/avro/history) events decode as v2 with the figures defaulted, and a v1
+    consumer still reads v2 events; the committed fixtures were written with v1 before the change."""
+    import datetime as dt
+
+    from backoffice.figures import settle
+    from schemas.mapping import invoice_to_record
+    from tests.documents import factories
+
+    v1 = load_schema(json.loads((SCHEMA_DIR / "history" / "billing_invoices.v1.avsc").read_text()))
+    v2 = load_schema(RAW_SCHEMAS["InvoiceEvent"])
+    assert (v1.version, v2.version) == (1, 2)
+    old = (Path(__file__).parent / "fixtures" / "invoice_generated_v1_invoice.avro").read_bytes()
+    assert old[2:10] == v1.fingerprint
+    record = decode(old).record
+    assert record["allocations"] == [] and all(ln["tax_share"] is None for ln in record["lines"])
+    new = encode("InvoiceEvent", invoice_to_record(settle(factories.credit_memo()), event_id="e", event_type="GENERATED",
+                                                   occurred_at=dt.datetime(2026, 3, 17, tzinfo=dt.timezone.utc)))
+    as_v1 = Codec([v1, v2], readers={"InvoiceEvent": 1}).decode(new).record
+    assert "allocations" not in as_v1 and "tax_share" not in as_v1["lines"][0]

@@ -12,7 +12,8 @@ MON = factories.WEEK_END - dt.timedelta(days=6)     # Monday 9 Mar 2026
 
 
 def _days(context):
-    return [row["work_date"] for section in context["sections"] for row in section["rows"]]
+    """The dated rows (the per-pay-code total rows carry no date)."""
+    return [row["work_date"] for section in context["sections"] for row in section["rows"] if row["work_date"]]
 
 
 def _invoice(*spans):
