@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     orphan_grace_seconds: float = Field(default=3600, ge=0, description="How long a timesheet or fee may wait for "
                                         "its placement before it is dead-lettered as unknown placement.")
     web_port: int = Field(default=6066, ge=0, le=65535, description="Worker's ops HTTP port (metrics, API).")
+    clock: str | None = Field(default=None, description="Test/demo only: a fixed ISO instant the workers use as "
+                              "'now' (e.g. 2026-11-24T19:00:00Z); unset means real UTC time.")
+    clock_file: Path | None = Field(default=None, description="Test/demo only: a file holding an ISO instant, re-read "
+                                    "whenever it changes, so the clock of a running worker can be moved forward. "
+                                    "Takes precedence over BACKOFFICE_CLOCK.")
 
     @field_validator("timezone")
     @classmethod
