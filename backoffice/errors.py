@@ -37,6 +37,12 @@ class UnknownPayLine(DomainError):
     code = "UNKNOWN_PAY_LINE"
 
 
+class AlreadyInvoiced(DomainError):
+    """A line already on one invoice drawn onto another: settling refuses to bill it twice."""
+
+    code = "ALREADY_INVOICED"
+
+
 class CreditExceedsOriginal(DomainError):
     code = "CREDIT_EXCEEDS_ORIGINAL"
 

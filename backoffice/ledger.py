@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from typing import Iterable
 
 from backoffice import paylines
 from backoffice.errors import (
-    CreditExceedsOriginal, InvalidPayLineInput, MissingBillRate, PlacementCancelled, UnknownPayLine,
+    AlreadyInvoiced, CreditExceedsOriginal, InvalidPayLineInput, MissingBillRate, PlacementCancelled, UnknownPayLine,
     UnknownPlacement,
 )
 from backoffice.model import (
@@ -108,16 +109,22 @@ def _recompute(ledger: PlacementLedger, source_key: str, wanted: dict[str, PayLi
         new_amt = target.amount if target else ZERO
         if new_amt == billed_amt and new_qty == billed_qty:
             continue
-        template = target or invoiced[0]
-        adjustment = replace(
-            template, pay_line_id=f"{slot}|adj{len(invoiced)}", source=PayLineSource.TIMESHEET_ADJUSTMENT
-            if template.source in (PayLineSource.TIMESHEET, PayLineSource.TIMESHEET_ADJUSTMENT) else template.source,
-            description=f"Adjustment: {template.description.removeprefix('Adjustment: ')}",
-            quantity=new_qty - billed_qty, amount=new_amt - billed_amt, invoice_id=None,
-            status=PayLineStatus.SNOOZED if held else paylines.status_by_date(template.effective_date, today))
+        adjustment = _adjustment(target or invoiced[0], f"{slot}|adj{len(invoiced)}", new_qty - billed_qty,
+                                 new_amt - billed_amt, held, today)
         lines[adjustment.pay_line_id] = adjustment
         added.append(adjustment)
     return LedgerUpdate(replace(ledger, lines=lines), tuple(added), tuple(removed))
+
+
+def _adjustment(template: PayLine, pay_line_id: str, quantity: Decimal, amount: Decimal, held: bool,
+                today: dt.date) -> PayLine:
+    """The difference between what a slot asks for and what its invoices already billed."""
+    return replace(
+        template, pay_line_id=pay_line_id, source=PayLineSource.TIMESHEET_ADJUSTMENT
+        if template.source in (PayLineSource.TIMESHEET, PayLineSource.TIMESHEET_ADJUSTMENT) else template.source,
+        description=f"Adjustment: {template.description.removeprefix('Adjustment: ')}",
+        quantity=quantity, amount=amount, invoice_id=None,
+        status=PayLineStatus.SNOOZED if held else paylines.status_by_date(template.effective_date, today))
 
 
 def _in_group(pay_line_id: str, source_key: str) -> bool:
@@ -270,7 +277,11 @@ def advance(ledger: PlacementLedger, today: dt.date) -> LedgerUpdate:
 
 
 def mark_invoiced(ledger: PlacementLedger, assignments: dict[str, str]) -> LedgerUpdate:
-    """Lines drawn onto invoices: {pay_line_id: invoice_id}. Idempotent."""
+    """Lines drawn onto invoices as they are stored: {pay_line_id: invoice_id}. Idempotent.
+
+    A window invoices the lines it collected, which may have changed since (see
+    settle_invoiced, which the workers use); this is for callers holding the stored lines.
+    """
     lines = dict(ledger.lines)
     changed = False
     for pay_line_id, invoice_id in assignments.items():
@@ -281,6 +292,56 @@ def mark_invoiced(ledger: PlacementLedger, assignments: dict[str, str]) -> Ledge
         changed |= new is not line
         lines[pay_line_id] = new
     return LedgerUpdate(replace(ledger, lines=lines), changed=changed) if changed else _unchanged(ledger)
+
+
+def settle_invoiced(ledger: PlacementLedger, invoiced: Iterable[tuple[PayLine, str]], today: dt.date
+                    ) -> LedgerUpdate:
+    """A window's invoices are issued: store each line exactly as it was drawn onto its invoice.
+
+    `invoiced` holds (the line as the window collected it, its invoice id). The invoice is
+    the truth once it exists, so this never refuses a line because of what happened to the
+    stored copy meanwhile: a Scheduled line whose date came (the window advanced it), a
+    re-approval that re-rated or removed it, an operator's snooze. Whatever the slot now asks
+    for beyond what its invoices bill becomes an adjustment line, so invoiced + outstanding
+    still equals the newest input. Idempotent. Refuses (AlreadyInvoiced) only a line that is
+    already on another invoice: billing it twice is the one thing settling must not do.
+    """
+    lines = dict(ledger.lines)
+    added: list[PayLine] = []
+    removed: list[str] = []
+    for drawn, invoice_id in invoiced:
+        current = lines.get(drawn.pay_line_id)
+        if current is not None and current.status is PayLineStatus.INVOICED:
+            if current.invoice_id != invoice_id:
+                raise AlreadyInvoiced(
+                    f"pay line {drawn.pay_line_id} is on invoice {current.invoice_id}; it cannot also be on "
+                    f"{invoice_id}")
+            continue
+        slot = _slot_of(drawn.pay_line_id)
+        in_slot = [x for x in lines.values() if _slot_of(x.pay_line_id) == slot]
+        wanted_qty = sum((x.quantity for x in in_slot), ZERO)
+        wanted_amt = sum((x.amount for x in in_slot), ZERO)
+        held = any(x.status is PayLineStatus.SNOOZED for x in in_slot)
+        template = current or drawn
+        for stale in in_slot:
+            if stale.status is not PayLineStatus.INVOICED:
+                del lines[stale.pay_line_id]
+                removed.append(stale.pay_line_id)
+        lines[drawn.pay_line_id] = replace(drawn, status=PayLineStatus.INVOICED, invoice_id=invoice_id)
+        billed = [x for x in lines.values() if _slot_of(x.pay_line_id) == slot]
+        billed_qty = sum((x.quantity for x in billed), ZERO)
+        billed_amt = sum((x.amount for x in billed), ZERO)
+        if (wanted_qty, wanted_amt) != (billed_qty, billed_amt):
+            n = len(billed)
+            while f"{slot}|adj{n}" in lines:
+                n += 1
+            adjustment = _adjustment(template, f"{slot}|adj{n}", wanted_qty - billed_qty, wanted_amt - billed_amt,
+                                     held, today)
+            lines[adjustment.pay_line_id] = adjustment
+            added.append(adjustment)
+    if lines == ledger.lines:
+        return _unchanged(ledger)
+    return LedgerUpdate(replace(ledger, lines=lines), tuple(added), tuple(x for x in removed if x not in lines))
 
 
 def release_invoice(ledger: PlacementLedger, invoice_id: str, today: dt.date) -> LedgerUpdate:

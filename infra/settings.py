@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
     orphan_grace_seconds: float = Field(default=3600, ge=0, description="How long a timesheet or fee may wait for "
                                         "its placement before it is dead-lettered as unknown placement.")
+    fault: str | None = Field(default=None, description="Tests only: AGENT:KIND makes that agent fail on that "
+                              "kind of message (checks the failure policy; never set in production).")
     web_port: int = Field(default=6066, ge=0, le=65535, description="Worker's ops HTTP port (metrics, API).")
     clock: str | None = Field(default=None, description="Test/demo only: a fixed ISO instant the workers use as "
                               "'now' (e.g. 2026-11-24T19:00:00Z); unset means real UTC time.")

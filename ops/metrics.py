@@ -20,6 +20,11 @@ from prometheus_client.core import GaugeMetricFamily
 log = logging.getLogger(__name__)
 
 EVENTS_CONSUMED = Counter("backoffice_events_consumed_total", "ATS events consumed by the workers.", ["topic"])
+AGENT_FAILURES = Counter("backoffice_agent_failures_total",
+                         "Messages whose handling failed for a reason other than the message: the worker stopped.",
+                         ["agent"])
+SETTLE_REFUSED = Counter("backoffice_settle_refused_total",
+                         "Lines a window drew that were already on another invoice (refused, not billed twice).")
 DEAD_LETTERED = Counter("backoffice_dead_lettered_total", "Messages sent to a dead-letter topic.", ["topic", "reason"])
 PAY_LINES = Gauge("backoffice_pay_lines", "Pay lines held by this worker's ledger partitions, by status.", ["status"])
 WINDOWS_CLOSED = Counter("backoffice_windows_closed_total", "Batch windows generated (scheduled or on demand).",

@@ -19,6 +19,7 @@ from ops import metrics
 from schemas.codec import DecodeError, decode
 from schemas.mapping import InvalidEvent, account_from_record
 from workers.app import app
+from workers.guard import failure_stops_worker, injected_fault
 from workers.deadletter import DeadLetters
 from workers.partitioning import partition_for
 from workers.topology import TENANT_PARTITIONS, accounts_topic, billto, billto_by_tenant
@@ -36,23 +37,31 @@ def billto_key(tenant_id: str, entity_id: str) -> bytes:
 async def ingest_accounts(stream):
     """Decode, dead-letter garbage, forward to the tenant's partition."""
     async for event in stream.events():
-        message = event.message
-        metrics.EVENTS_CONSUMED.labels(message.topic).inc()
-        try:
-            node = account_from_record(decode(message.value, topic=message.topic, partition=message.partition,
-                                              offset=message.offset).record)
-        except (DecodeError, InvalidEvent) as exc:
-            await dead_letters.send(message, exc)
-            continue
-        await billto_by_tenant.send(key=billto_key(node.tenant_id, node.entity_id), value=node,
-                                    partition=partition_for(node.tenant_id.encode(), TENANT_PARTITIONS))
+        async with failure_stops_worker("ingest_accounts", event.message):
+            await _forward_account(event.message)
+
+
+async def _forward_account(message) -> None:
+    metrics.EVENTS_CONSUMED.labels(message.topic).inc()
+    try:
+        node = account_from_record(decode(message.value, topic=message.topic, partition=message.partition,
+                                          offset=message.offset).record)
+    except (DecodeError, InvalidEvent) as exc:
+        await dead_letters.send(message, exc)
+        return
+    injected_fault("ingest_accounts", message.topic)
+    await billto_by_tenant.send(key=billto_key(node.tenant_id, node.entity_id), value=node,
+                                partition=partition_for(node.tenant_id.encode(), TENANT_PARTITIONS))
 
 
 @app.agent(billto_by_tenant)
 async def keep_billto(stream):
     """Keep the newest version of each Billto entity; older or equal versions are replays."""
-    async for node in stream:
-        key = billto_key(node.tenant_id, node.entity_id)
-        current = billto.get(key)
-        if current is None or node.version > current.version:
-            billto[key] = node
+    async for event in stream.events():
+        node = event.value
+        async with failure_stops_worker("keep_billto", event.message):
+            injected_fault("keep_billto", type(node).__name__)
+            key = billto_key(node.tenant_id, node.entity_id)
+            current = billto.get(key)
+            if current is None or node.version > current.version:
+                billto[key] = node

@@ -10,6 +10,7 @@ from workers.app import app
 from workers.command_logic import DOCUMENT_ACTIONS, WINDOW_ACTIONS, CommandRefused, document_command, line_command, window_request
 from workers.deadletter import DeadLetters
 from workers.emit import send_outcome
+from workers.guard import failure_stops_worker, injected_fault
 from workers.messages import Collect
 from workers.partitioning import partition_for
 from workers.topology import P, commands_seen, commands_topic, document_commands, ledger_commands, tenants
@@ -19,11 +20,21 @@ dead_letters = DeadLetters(app)
 SETTINGS = load_settings()
 
 
+def _pure(convert, *args):
+    """Run a pure conversion of the command; whatever it chokes on is the command's fault: a refusal."""
+    try:
+        return convert(*args)
+    except CommandRefused:
+        raise
+    except (ArithmeticError, ValueError, TypeError, KeyError) as exc:
+        raise CommandRefused(f"{type(exc).__name__}: {exc}") from exc
+
+
 async def _dispatch(cmd: dict) -> None:
     kind, tenant = cmd["command"], cmd["tenant_id"]
     if kind in WINDOW_ACTIONS:
         state = tenants.get(tenant.encode())
-        request = window_request(cmd, SETTINGS, clock.now(), state.sequence.last_number if state else 0)
+        request = _pure(window_request, cmd, SETTINGS, clock.now(), state.sequence.last_number if state else 0)
         if kind == "CLOSE_WINDOW" and state is not None and request.window_key in state.closed:
             await send_outcome(command_id=cmd["command_id"], tenant_id=tenant, command=kind, ok=True,
                                message=f"window {request.window_key} was already closed")
@@ -31,11 +42,11 @@ async def _dispatch(cmd: dict) -> None:
         for partition in range(P):
             await ledger_commands.send(key=b"collect", partition=partition, value=Collect(request, partition, P))
     elif kind in ("SNOOZE", "UNSNOOZE", "CREATE_CREDIT_MEMO"):
-        msg = line_command(cmd, clock.today())
+        msg = _pure(line_command, cmd, clock.today())
         key = msg.placement_key.encode()
         await ledger_commands.send(key=key, partition=partition_for(key, P), value=msg)
     elif kind in DOCUMENT_ACTIONS:
-        msg = document_command(cmd)
+        msg = _pure(document_command, cmd)
         await document_commands.send(key=msg.invoice_id.encode(), value=msg)
     elif kind == "RESYNC":
         pass   # the connectors consume billing.commands for RESYNC themselves
@@ -47,19 +58,23 @@ async def _dispatch(cmd: dict) -> None:
 async def operator_commands(stream):
     """Each command id is carried out at most once; a refused command gets an outcome saying why."""
     async for event in stream.events():
-        message = event.message
-        try:
-            cmd = decode(message.value, topic=message.topic, partition=message.partition,
-                         offset=message.offset).record
-        except DecodeError as exc:
-            await dead_letters.send(message, exc)
-            continue
-        cid = cmd["command_id"].encode()
-        if commands_seen.get(cid) is not None:
-            continue
-        try:
-            await _dispatch(cmd)
-        except CommandRefused as exc:
-            await send_outcome(command_id=cmd["command_id"], tenant_id=cmd["tenant_id"], command=cmd["command"],
-                               ok=False, message=str(exc))
-        commands_seen[cid] = cmd["command"]
+        async with failure_stops_worker("operator_commands", event.message):
+            await _command(event.message)
+
+
+async def _command(message) -> None:
+    try:
+        cmd = decode(message.value, topic=message.topic, partition=message.partition, offset=message.offset).record
+    except DecodeError as exc:
+        await dead_letters.send(message, exc)
+        return
+    cid = cmd["command_id"].encode()
+    if commands_seen.get(cid) is not None:
+        return
+    injected_fault("operator_commands", cmd["command"])
+    try:
+        await _dispatch(cmd)
+    except CommandRefused as exc:
+        await send_outcome(command_id=cmd["command_id"], tenant_id=cmd["tenant_id"], command=cmd["command"],
+                           ok=False, message=str(exc))
+    commands_seen[cid] = cmd["command"]

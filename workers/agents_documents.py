@@ -14,6 +14,7 @@ from schemas.codec import encode
 from schemas.mapping import invoice_to_record
 from workers import clock
 from workers.app import app
+from workers.guard import failure_stops_worker, injected_fault
 from workers.consolidate_logic import consolidate, settlements
 from workers.emit import send_outcome, send_settles
 from workers.messages import DocumentCommand, LineCommand
@@ -103,10 +104,17 @@ async def _consolidate(record: InvoiceRecord | None, msg: DocumentCommand) -> No
 @app.agent(document_commands)
 async def documents(stream):
     """Generated documents, then Record / Send / Print & Send / Void on them."""
-    async for msg in stream:
-        with log_context(invoice_id=msg.invoice_id,
-                         tenant_id=msg.tenant_id or (msg.invoice.tenant_id if msg.invoice else None)):
-            await _document_command(msg)
+    async for event in stream.events():
+        msg = event.value
+        async with failure_stops_worker("documents", event.message):
+            injected_fault("documents", msg.action)
+            await _document(msg)
+
+
+async def _document(msg) -> None:
+    with log_context(invoice_id=msg.invoice_id,
+                     tenant_id=msg.tenant_id or (msg.invoice.tenant_id if msg.invoice else None)):
+        await _document_command(msg)
 
 
 async def _document_command(msg: DocumentCommand) -> None:

@@ -18,8 +18,9 @@ from workers import clock
 from workers.app import app
 from workers.deadletter import DeadLetters
 from workers.emit import send_outcome
+from workers.guard import failure_stops_worker, injected_fault
 from workers.ledger_logic import (
-    Parked, approvals_of, collect, expire_parked, ingest, new_record, release_window, settle,
+    Parked, approvals_of, collect, expire_parked, ingest, new_record, release_window, reservation_of, settle,
 )
 from workers.messages import Collect, LineCommand, LinesChunk, Release, Settle, WindowEnd
 from workers.partitioning import partition_for
@@ -40,22 +41,31 @@ async def _dead_letter_parked(item: Parked, error: BaseException, tenant_id: str
 async def _ingest(stream) -> None:
     async for event in stream.events():
         message = event.message
-        metrics.EVENTS_CONSUMED.labels(message.topic).inc()
-        key = message.key or b""
-        tenant_id = key.decode(errors="replace").partition(":")[0]
-        if b":" not in key:
-            await dead_letters.send(message, ValueError(f"key {key!r} is not tenant:placement_id"), tenant_id)
-            continue
-        with log_context(tenant_id=tenant_id, topic=message.topic, partition=message.partition,
-                         offset=message.offset):
-            record = ledgers.get(key) or new_record(key.decode())
-            parked = Parked(message.topic, message.partition, message.offset, message.key, message.value, clock.now())
+        async with failure_stops_worker("ingest_ledger_events", message):
+            await _ingest_one(message)
+
+
+async def _ingest_one(message) -> None:
+    metrics.EVENTS_CONSUMED.labels(message.topic).inc()
+    key = message.key or b""
+    tenant_id = key.decode(errors="replace").partition(":")[0]
+    if b":" not in key:
+        await dead_letters.send(message, ValueError(f"key {key!r} is not tenant:placement_id"), tenant_id)
+        return
+    with log_context(tenant_id=tenant_id, topic=message.topic, partition=message.partition, offset=message.offset):
+        record = ledgers.get(key) or new_record(key.decode())
+        parked = Parked(message.topic, message.partition, message.offset, message.key, message.value, clock.now())
+        injected_fault("ingest_ledger_events", message.topic)
+        try:
             outcome = ingest(record, parked, clock.today())
-            # Store before any await: another agent (settle, commands) may touch this ledger meanwhile.
-            if outcome.changed:
-                ledgers[key] = outcome.record
-            for item, error in outcome.dead:
-                await _dead_letter_parked(item, error, tenant_id)
+        except Exception as exc:   # noqa: BLE001 - pure code (no I/O) choking on this message's values: its fault
+            await dead_letters.send(message, exc, tenant_id)
+            return
+        # Store before any await: another agent (settle, commands) may touch this ledger meanwhile.
+        if outcome.changed:
+            ledgers[key] = outcome.record
+        for item, error in outcome.dead:
+            await _dead_letter_parked(item, error, tenant_id)
 
 
 @app.agent(ledger_inputs_topic)
@@ -76,7 +86,7 @@ async def _collect(msg: Collect) -> None:
     lines, placements, approvals, chunks, expired = [], {}, {}, 0, 0
     for key in _local_keys(request.tenant_id, msg.partition):
         aged = expire_parked(ledgers[key], now, GRACE)
-        record, due = collect(aged.record, request)
+        record, due = collect(aged.record, request, clock.today())
         # Store before any await: an ingest or settle may touch this ledger meanwhile.
         if due or aged.changed:
             ledgers[key] = record
@@ -99,13 +109,20 @@ async def _collect(msg: Collect) -> None:
                             value=WindowEnd(request, msg.partition, msg.partitions, chunks, expired))
 
 
-def _settle(msg: Settle) -> None:
-    today = clock.today()
-    for placement_key, assignments in msg.assignments.items():
+async def _settle(msg: Settle) -> None:
+    """Store the window's lines as invoiced; a line already on another invoice is refused and said."""
+    today, refused = clock.today(), []
+    for placement_key, invoiced in msg.assignments.items():
         key = placement_key.encode()
         record = ledgers.get(key)
         if record is not None:
-            ledgers[key] = settle(record, msg.window_key, assignments, today)
+            ledgers[key], refusals = settle(record, msg.window_key, invoiced, today)
+            refused.extend(refusals)
+    for refusal in refused:       # after every write: nothing here awaits between read and store
+        metrics.SETTLE_REFUSED.inc()
+        log.error("window %s: %s", msg.window_key, refusal.reason)
+        await send_outcome(command_id=f"settle:{msg.window_key}:{refusal.pay_line_id}", tenant_id=msg.tenant_id,
+                           command="SETTLE", ok=False, message=f"refused: {refusal.reason}")
 
 
 def _release(msg: Release) -> None:
@@ -127,6 +144,10 @@ async def _line_command(msg: LineCommand) -> None:
             raise DomainError(f"placement {msg.placement_key} is unknown")
         led = record.ledger
         if msg.action == "SNOOZE":
+            holder = reservation_of(record, msg.pay_line_id)
+            if holder is not None:
+                raise DomainError(f"pay line {msg.pay_line_id} is being invoiced by window {holder}; "
+                                  f"snooze it once that window is done")
             led = L.snooze(led, msg.pay_line_id).ledger
         elif msg.action == "UNSNOOZE":
             led = L.unsnooze(led, msg.pay_line_id, today).ledger
@@ -140,6 +161,8 @@ async def _line_command(msg: LineCommand) -> None:
         ok, text = True, f"{msg.action.lower()} done for {msg.pay_line_id or msg.placement_key}"
     except DomainError as exc:
         ok, text = False, exc.reason
+    except (ArithmeticError, ValueError, TypeError) as exc:   # the pure domain choking on the command's values
+        ok, text = False, f"{type(exc).__name__}: {exc}"
     if msg.action != "RELEASE_INVOICE":
         await send_outcome(command_id=msg.command_id, tenant_id=msg.tenant_id, command=msg.action, ok=ok, message=text)
 
@@ -147,17 +170,20 @@ async def _line_command(msg: LineCommand) -> None:
 @app.agent(ledger_commands)
 async def ledger_side(stream):
     """Window collection and settlement, and operator commands addressed to one placement."""
-    async for msg in stream:
-        if isinstance(msg, Collect):
-            await _collect(msg)
-        elif isinstance(msg, Settle):
-            _settle(msg)
-        elif isinstance(msg, Release):
-            _release(msg)
-        elif isinstance(msg, LineCommand):
-            await _line_command(msg)
-        else:
-            log.error("ledger-commands: unexpected message %r", type(msg).__name__)
+    async for event in stream.events():
+        msg = event.value
+        async with failure_stops_worker("ledger_side", event.message):
+            injected_fault("ledger_side", type(msg).__name__)
+            if isinstance(msg, Collect):
+                await _collect(msg)
+            elif isinstance(msg, Settle):
+                await _settle(msg)
+            elif isinstance(msg, Release):
+                _release(msg)
+            elif isinstance(msg, LineCommand):
+                await _line_command(msg)
+            else:
+                raise TypeError(f"ledger-commands: unexpected message {type(msg).__name__}")
 
 
 @app.timer(float(os.environ.get("BACKOFFICE_PAYLINE_GAUGE_INTERVAL", "60")))

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from ops import metrics
 from workers.app import app
+from workers.guard import failure_stops_worker, injected_fault
 from workers.emit import send_outcome, send_settles
 from workers.messages import DocumentCommand, LinesChunk, Release, Settle, WindowEnd
 from workers.topology import P, batches, billto, document_commands, ledger_commands, tenants, window_chunks, window_lines, windows
@@ -108,56 +109,63 @@ async def _hand_to_invoice_owner(request, chunks) -> None:
 @app.agent(window_lines)
 async def assemble_windows(stream):
     """Chunks and end markers from every ledger partition -> one batch per window."""
-    async for msg in stream:
-        request = msg.request
-        wkey = _wkey(request.tenant_id, request.window_key)
-        state = windows.get(wkey)
-        if state is not None and state.done:      # a replayed or racing Collect: let go of what it reserved
-            partition = late_release(state, msg)
-            if partition is not None:
-                await _release(request, partition)
-            continue
-        if isinstance(msg, LinesChunk):
-            window_chunks[_ckey(request.tenant_id, request.window_key, msg.source_partition, msg.chunk)] = msg
-            state = on_chunk(state, msg)
-        elif isinstance(msg, WindowEnd):
-            state = on_end(state, msg)
-        else:
-            log.error("window-lines: unexpected message %r", type(msg).__name__)
-            continue
-        if not state.complete(P):
-            windows[wkey] = state
-            continue
-        chunk_keys = [_ckey(request.tenant_id, request.window_key, p, c) for p, c in state.chunk_keys()]
-        chunks = [window_chunks[k] for k in chunk_keys]
-        if request.consolidate_into:
-            await _hand_to_invoice_owner(request, chunks)
-            windows[wkey] = type(state)(state.request, state.ends, state.received, True)
-            for k in chunk_keys:
-                del window_chunks[k]
-            continue
-        tkey = request.tenant_id.encode()
-        tenant = tenants.get(tkey) or new_tenant(request.tenant_id)
-        result = try_generate(request, chunks, hierarchy_for(request.tenant_id, billto.items()), tenant)
-        if isinstance(result, Refusal):
-            await _refuse(state, chunks, result)
-            metrics.WINDOWS_CLOSED.labels("refused").inc()
-            tenants[tkey] = replace(tenant, closed=tenant.closed | {request.window_key})
-            windows[wkey] = replace(state, done=True, blocked=True)
-            for k in chunk_keys:
-                del window_chunks[k]
-            continue
-        await _emit_and_confirm(state, chunks, result)
-        metrics.WINDOWS_CLOSED.labels("blocked" if result.blocked else "generated").inc()
-        for invoice in result.invoices:
-            metrics.INVOICES_GENERATED.labels(invoice.kind.value).inc()
-        batch_ids = tenant.batch_ids
-        if result.batch:
-            batches[result.batch.batch_id.encode()] = result.batch
-            batch_ids = batch_ids + (result.batch.batch_id,)
-        tenants[tkey] = type(tenant)(tenant.tenant_id, result.sequence or tenant.sequence,
-                                     tenant.closed | {request.window_key}, batch_ids)
-        windows[wkey] = type(state)(state.request, state.ends, state.received, True, result.blocked,
-                                    len(result.invoices), result.batch.batch_id if result.batch else None)
+    async for event in stream.events():
+        msg = event.value
+        async with failure_stops_worker("assemble_windows", event.message):
+            injected_fault("assemble_windows", type(msg).__name__)
+            await _assemble(msg)
+
+
+async def _assemble(msg) -> None:
+    request = msg.request
+    wkey = _wkey(request.tenant_id, request.window_key)
+    state = windows.get(wkey)
+    if state is not None and state.done:      # a replayed or racing Collect: let go of what it reserved
+        partition = late_release(state, msg)
+        if partition is not None:
+            await _release(request, partition)
+        return
+    if isinstance(msg, LinesChunk):
+        window_chunks[_ckey(request.tenant_id, request.window_key, msg.source_partition, msg.chunk)] = msg
+        state = on_chunk(state, msg)
+    elif isinstance(msg, WindowEnd):
+        state = on_end(state, msg)
+    else:
+        log.error("window-lines: unexpected message %r", type(msg).__name__)
+        return
+    if not state.complete(P):
+        windows[wkey] = state
+        return
+    chunk_keys = [_ckey(request.tenant_id, request.window_key, p, c) for p, c in state.chunk_keys()]
+    chunks = [window_chunks[k] for k in chunk_keys]
+    if request.consolidate_into:
+        await _hand_to_invoice_owner(request, chunks)
+        windows[wkey] = type(state)(state.request, state.ends, state.received, True)
         for k in chunk_keys:
             del window_chunks[k]
+        return
+    tkey = request.tenant_id.encode()
+    tenant = tenants.get(tkey) or new_tenant(request.tenant_id)
+    result = try_generate(request, chunks, hierarchy_for(request.tenant_id, billto.items()), tenant)
+    if isinstance(result, Refusal):
+        await _refuse(state, chunks, result)
+        metrics.WINDOWS_CLOSED.labels("refused").inc()
+        tenants[tkey] = replace(tenant, closed=tenant.closed | {request.window_key})
+        windows[wkey] = replace(state, done=True, blocked=True)
+        for k in chunk_keys:
+            del window_chunks[k]
+        return
+    await _emit_and_confirm(state, chunks, result)
+    metrics.WINDOWS_CLOSED.labels("blocked" if result.blocked else "generated").inc()
+    for invoice in result.invoices:
+        metrics.INVOICES_GENERATED.labels(invoice.kind.value).inc()
+    batch_ids = tenant.batch_ids
+    if result.batch:
+        batches[result.batch.batch_id.encode()] = result.batch
+        batch_ids = batch_ids + (result.batch.batch_id,)
+    tenants[tkey] = type(tenant)(tenant.tenant_id, result.sequence or tenant.sequence,
+                                 tenant.closed | {request.window_key}, batch_ids)
+    windows[wkey] = type(state)(state.request, state.ends, state.received, True, result.blocked,
+                                len(result.invoices), result.batch.batch_id if result.batch else None)
+    for k in chunk_keys:
+        del window_chunks[k]

@@ -53,13 +53,13 @@ def consolidate(existing: Invoice | None, msg: DocumentCommand) -> Consolidation
 def settlements(msg: DocumentCommand, taken: tuple[str, ...], partitions: int) -> dict[int, Settle]:
     """One Settle per ledger partition that reserved lines: taken lines are invoiced, the rest released."""
     chosen = set(taken)
-    by_partition: dict[int, dict[str, dict[str, str]]] = {}
+    by_partition: dict[int, dict[str, dict[str, tuple]]] = {}
     for line in msg.lines:
         pkey = f"{line.tenant_id}:{line.placement_id}"
         part = by_partition.setdefault(partition_for(pkey.encode(), partitions), {})
         assigned = part.setdefault(pkey, {})
         if line.pay_line_id in chosen:
-            assigned[line.pay_line_id] = msg.invoice_id
+            assigned[line.pay_line_id] = (line, msg.invoice_id)
     tenant = msg.lines[0].tenant_id if msg.lines else ""
     return {p: Settle(msg.window_key or "", tenant, a) for p, a in by_partition.items()}
 
@@ -79,7 +79,7 @@ def lines_of_account(lines, placements, hierarchy, account_id: str) -> tuple:
 
 def release_all(window_key: str, tenant_id: str, lines, partitions: int) -> dict[int, Settle]:
     """Settles that only release the window's reservations of these lines' placements."""
-    out: dict[int, dict[str, dict[str, str]]] = {}
+    out: dict[int, dict[str, dict[str, tuple]]] = {}
     for line in lines:
         pkey = f"{line.tenant_id}:{line.placement_id}"
         out.setdefault(partition_for(pkey.encode(), partitions), {})[pkey] = {}

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field, replace
 
 from backoffice import ledger as L
-from backoffice.errors import DomainError, UnknownPlacement
+from backoffice.errors import AlreadyInvoiced, DomainError, UnknownPlacement
 from backoffice.model import PayLine, Placement, TimesheetApproval
 from schemas.codec import DecodeError, decode
 from schemas.mapping import InvalidEvent, fee_from_record, placement_from_record, timesheet_from_record
@@ -121,11 +121,21 @@ def expire_parked(record: LedgerRecord, now: dt.datetime, grace: dt.timedelta) -
     return Outcome(replace(record, parked=tuple(keep)), dead)
 
 
-def collect(record: LedgerRecord, request: WindowRequest) -> tuple[LedgerRecord, list[PayLine]]:
-    """Due lines for this window that no other window holds; reserve them for it."""
+def collect(record: LedgerRecord, request: WindowRequest, today: dt.date | None = None
+            ) -> tuple[LedgerRecord, list[PayLine]]:
+    """Due lines for this window that no other window holds; reserve them for it.
+
+    Scheduled lines whose date has come (as of the worker's `today`) are stored as Pending
+    first, so the stored status stays the truth; the window's own `as_of` decides what it
+    may invoice.
+    """
     placement = record.ledger.placement
     if placement is None:
         return record, []
+    if today is not None:
+        advanced = L.advance(record.ledger, today)
+        if advanced.changed:
+            record = replace(record, ledger=advanced.ledger)
     if request.cycle is not None and placement.billing_cycle.value != request.cycle:
         return record, []
     due = [x for x in L.due_lines(record.ledger, request.period_end, request.as_of)
@@ -137,11 +147,35 @@ def collect(record: LedgerRecord, request: WindowRequest) -> tuple[LedgerRecord,
     return replace(record, reserved=reserved), due
 
 
-def settle(record: LedgerRecord, window_key: str, assignments: dict[str, str], today: dt.date) -> LedgerRecord:
-    """Mark the window's invoiced lines, and release whatever it reserved but did not invoice."""
-    mine = {k: v for k, v in assignments.items() if k in record.ledger.lines}
-    led = L.mark_invoiced(record.ledger, mine).ledger if mine else record.ledger
-    return replace(release_window(record, window_key) or record, ledger=led)
+@dataclass(frozen=True, slots=True)
+class SettleRefusal:
+    """A line the window drew that is already on another invoice: never billed twice, always said."""
+
+    pay_line_id: str
+    invoice_id: str
+    reason: str
+
+
+def settle(record: LedgerRecord, window_key: str, invoiced: dict[str, tuple[PayLine, str]], today: dt.date
+           ) -> tuple[LedgerRecord, list[SettleRefusal]]:
+    """Store the window's invoiced lines as drawn, and release whatever it reserved but did not invoice.
+
+    `invoiced`: pay_line_id -> (the line as the window collected it, its invoice id). A line
+    that is already on another invoice is refused alone; the others settle.
+    """
+    led, refusals = record.ledger, []
+    for pay_line_id in sorted(invoiced):
+        drawn, invoice_id = invoiced[pay_line_id]
+        try:
+            led = L.settle_invoiced(led, [(drawn, invoice_id)], today).ledger
+        except AlreadyInvoiced as exc:
+            refusals.append(SettleRefusal(pay_line_id, invoice_id, exc.reason))
+    return replace(release_window(record, window_key) or record, ledger=led), refusals
+
+
+def reservation_of(record: LedgerRecord, pay_line_id: str) -> str | None:
+    """The window that holds this line (an operator may not snooze it until that window settles)."""
+    return record.reserved.get(pay_line_id)
 
 
 def release_window(record: LedgerRecord, window_key: str) -> LedgerRecord | None:

@@ -62,7 +62,8 @@ class Settle:
 
     window_key: str
     tenant_id: str
-    assignments: dict[str, dict[str, str]]    # placement key -> {pay_line_id: invoice_id}
+    #: placement key -> {pay_line_id: (the line as the window drew it, invoice id)}; {} only releases
+    assignments: dict[str, dict[str, tuple[PayLine, str]]]
 
 
 @dataclass(frozen=True, slots=True)

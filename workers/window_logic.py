@@ -122,23 +122,24 @@ def late_release(state: WindowState | None, msg: LinesChunk | WindowEnd) -> int 
 SETTLE_PLACEMENTS_PER_MESSAGE = 500
 
 
-def split_assignments(assignments: dict[str, dict[str, str]], size: int = SETTLE_PLACEMENTS_PER_MESSAGE
-                      ) -> list[dict[str, dict[str, str]]]:
+def split_assignments(assignments: dict[str, dict], size: int = SETTLE_PLACEMENTS_PER_MESSAGE) -> list[dict[str, dict]]:
     """Settle messages of at most `size` placements: each placement settles independently."""
     keys = sorted(assignments)
     return [{k: assignments[k] for k in keys[i:i + size]} for i in range(0, len(keys), size)] or [{}]
 
 
-def settlements(chunks: Iterable[LinesChunk], assignments: dict[str, str]) -> dict[int, dict[str, dict[str, str]]]:
-    """Per ledger partition: {placement key: {pay_line_id: invoice_id}} for every placement that sent lines."""
-    out: dict[int, dict[str, dict[str, str]]] = {}
+def settlements(chunks: Iterable[LinesChunk], assignments: dict[str, str]
+                ) -> dict[int, dict[str, dict[str, tuple[PayLine, str]]]]:
+    """Per ledger partition: {placement key: {pay_line_id: (line as drawn, invoice_id)}} for every
+    placement that sent lines (a placement with none invoiced still settles: its reservations go)."""
+    out: dict[int, dict[str, dict[str, tuple[PayLine, str]]]] = {}
     for chunk in chunks:
         part = out.setdefault(chunk.source_partition, {})
         for line in chunk.lines:
             key = f"{line.tenant_id}:{line.placement_id}"
             mine = part.setdefault(key, {})
             if line.pay_line_id in assignments:
-                mine[line.pay_line_id] = assignments[line.pay_line_id]
+                mine[line.pay_line_id] = (line, assignments[line.pay_line_id])
     return out
 
 

@@ -31,7 +31,7 @@ def test_only_the_invoices_account_lines_join_and_the_rest_is_released():
     assert result.ok and result.taken == ("t1:p2|L2",)
     assert result.invoice.subtotal == D("150.00") and result.invoice.version == invoice.version + 1
     settles = settlements(msg, result.taken, 8)
-    assigned = {pl: inv for s in settles.values() for a in s.assignments.values() for pl, inv in a.items()}
+    assigned = {pl: inv for s in settles.values() for a in s.assignments.values() for pl, (_, inv) in a.items()}
     assert assigned == {"t1:p2|L2": invoice.invoice_id}
     released = {pk for s in settles.values() for pk, a in s.assignments.items() if not a}
     assert {"t1:p1", "t1:p3"} <= released                          # reservations of the others are let go

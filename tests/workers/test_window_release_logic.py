@@ -6,7 +6,7 @@ import pytest
 from backoffice import ledger as L
 from backoffice.numbering import TenantSequence
 from infra.settings import load_settings
-from tests.domain.factories import WEEK_END, hierarchy, placement, timesheet
+from tests.domain.factories import WEEK_END, fee, hierarchy, placement, timesheet
 from workers.command_logic import CommandRefused, window_request
 from workers.ledger_logic import LedgerRecord, collect, release_window, settle
 from workers.messages import LinesChunk, WindowEnd, WindowRequest
@@ -32,8 +32,8 @@ def test_a_replayed_collect_reserves_what_came_since_and_the_release_gives_it_ba
     p1, first = collect(p1, W)
     assert len(first) == 2 and set(p1.reserved.values()) == {W.window_key}
     # the window is assembled from the first Collect and settles p1 only
-    p1 = settle(p1, W.window_key, {x.pay_line_id: "inv-1" for x in first}, TODAY)
-    assert p1.reserved == {}
+    p1, refused = settle(p1, W.window_key, {x.pay_line_id: (x, "inv-1") for x in first}, TODAY)
+    assert p1.reserved == {} and refused == []
     # p2's timesheet arrives afterwards; a replay of W's Collect reserves it for the done window
     p2 = _record("p2", timesheet("ts2", "p2"))
     p2, late = collect(p2, W)
@@ -96,3 +96,47 @@ def test_the_command_agent_refuses_a_reused_first_number_against_the_tenant_sequ
         window_request(_generate_cmd(12), settings, now, last_number=12)
     assert window_request(_generate_cmd(13), settings, now, last_number=12).first_number == 13
     assert window_request(_generate_cmd(None), settings, now, last_number=12).first_number is None
+
+
+def _windows_bill(record, requests, today_of):
+    """Run the ledger side of several windows: collect, then settle each drawn line onto an invoice."""
+    billed = []
+    for n, request in enumerate(requests):
+        record, drawn = collect(record, request, today_of(request))
+        billed += [(x.pay_line_id, f"inv-{n}") for x in drawn]
+        record, refused = settle(record, request.window_key, {x.pay_line_id: (x, f"inv-{n}") for x in drawn},
+                                 today_of(request))
+        assert refused == []
+    return record, billed
+
+
+def test_a_scheduled_fee_that_came_due_is_billed_by_one_window_only():
+    """Issue 11's reproduction: stored Scheduled, due by the next window, must not be billed by the one after."""
+    due_day = WEEK_END + dt.timedelta(days=3)
+    led = L.apply_placement(L.empty_ledger("t1", "p1"), placement("p1")).ledger
+    record = LedgerRecord(L.apply_fee(led, fee(effective=due_day), TODAY).ledger)
+    assert [x.status for x in record.ledger.lines.values()] == [L.PayLineStatus.SCHEDULED]
+    W3 = WindowRequest("t1", "WEEKLY:2026-12-06", "c3", None, WEEK_END + dt.timedelta(days=8),
+                       WEEK_END + dt.timedelta(days=14), TODAY + dt.timedelta(days=14))
+    record, billed = _windows_bill(record, [W, W2, W3], lambda r: r.as_of)
+    assert [pl for pl, _ in billed] == list(record.ledger.lines)          # exactly once, by W2
+    assert billed[0][1] == "inv-1"
+    (line,) = record.ledger.lines.values()
+    assert line.status is L.PayLineStatus.INVOICED and line.invoice_id == "inv-1"
+
+
+def test_a_line_reserved_by_a_window_cannot_be_snoozed_until_it_settles():
+    from workers.ledger_logic import reservation_of
+    record, due = collect(_record("p1", timesheet("ts1", "p1")), W, TODAY)
+    assert reservation_of(record, due[0].pay_line_id) == W.window_key
+    record, _ = settle(record, W.window_key, {}, TODAY)
+    assert reservation_of(record, due[0].pay_line_id) is None
+
+
+def test_settling_a_line_already_on_another_invoice_is_refused_not_billed_twice():
+    record, due = collect(_record("p1", timesheet("ts1", "p1")), W, TODAY)
+    record, refused = settle(record, W.window_key, {x.pay_line_id: (x, "inv-1") for x in due}, TODAY)
+    assert refused == []
+    record, refused = settle(record, W2.window_key, {x.pay_line_id: (x, "inv-2") for x in due}, TODAY)
+    assert [r.pay_line_id for r in refused] == [x.pay_line_id for x in due]
+    assert {x.invoice_id for x in record.ledger.lines.values()} == {"inv-1"}
