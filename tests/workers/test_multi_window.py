@@ -11,6 +11,7 @@ live documents, nothing dated beyond the clock billed, numbers gapless per tenan
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import Counter, defaultdict
 from decimal import Decimal
 
@@ -23,7 +24,8 @@ from schemas.topics import BILLING_INVOICES, BILLING_OUTCOMES
 from simulator.generate import SimulatedStream
 from simulator.publish import publish
 from simulator.timeline import CATCH_UP_DAYS, Action, Step, Timeline, build_timeline
-from tests.workers.harness import WorkerProcess, produce, records_by, wait_drained, wait_until
+from infra.offsets import group_lag
+from tests.workers.harness import WorkerProcess, produce, records_by
 from tests.workers.test_pipeline import command
 from workers.clock import write_clock_file
 from workers.names import DOCUMENT_COMMANDS, LEDGER_COMMANDS, WINDOW_LINES, ingest_topics
@@ -56,21 +58,46 @@ class Run:
         self.window_invoices: dict[str, str] = {}        # invoice id -> window id
         self.problems: list[str] = []                     # operator commands refused along the way
 
+    def supervise(self) -> None:
+        """What a supervisor does: a worker that stopped by itself (exit 70 on a failed message) is
+        restarted, and the test records it; one this test killed on purpose stays dead."""
+        for w in self.workers:
+            if w.proc is not None and not w.alive():
+                code = w.proc.returncode
+                self.problems.append(f"worker {w.worker_id} exited {code} by itself; log:\n{w.log()[-1500:]}")
+                w.proc = None
+                w.start()
+
+    def wait(self, predicate, message: str, explain=lambda: ""):
+        deadline, last = time.monotonic() + WAIT, None
+        while time.monotonic() < deadline:
+            self.supervise()
+            try:
+                last = predicate()
+                if last:
+                    return last
+            except Exception as exc:  # a topic not created yet, etc.
+                last = exc
+            time.sleep(0.5)
+        raise AssertionError(f"timed out after {WAIT}s waiting for {message}; last: {last!r} {explain()}\n"
+                             + "\n".join(self.problems) + f"\n{_logs(self.workers)}")
+
     def internal(self) -> list[str]:
         return [f"{self.app_id}-{name}" for name in (LEDGER_COMMANDS, WINDOW_LINES, DOCUMENT_COMMANDS)]
 
     def drain(self) -> None:
         """Everything published so far consumed, Settles and Releases included (a re-approval
         racing its line's Settle is not what this test is about)."""
-        wait_drained(self.bootstrap, self.app_id, ingest_topics(self.app_id) + self.internal(), WAIT)
+        topics = ingest_topics(self.app_id) + self.internal()
+        self.wait(lambda: group_lag(self.bootstrap, self.app_id, topics) == 0, f"{self.app_id} to drain",
+                  lambda: {t: group_lag(self.bootstrap, self.app_id, [t]) for t in topics})
 
     def close_windows(self, step: Step) -> None:
         ids = {f"close:{t}:{w.window_id}": w.window_id for t in self.timeline.tenants for w in step.windows}
         if not ids:
             return
-        got = wait_until(lambda: (o := records_by(self.bootstrap, BILLING_OUTCOMES, "command_id", set(ids)))
-                         and len(o) == len(ids) and o, WAIT,
-                         message=f"windows {sorted(set(ids.values()))} at {step.clock}; logs:\n{_logs(self.workers)}")
+        got = self.wait(lambda: (o := records_by(self.bootstrap, BILLING_OUTCOMES, "command_id", set(ids)))
+                        and len(o) == len(ids) and o, f"windows {sorted(set(ids.values()))} at {step.clock}")
         refused = {cid: (rs[-1]["message"], rs[-1]["findings"]) for cid, rs in got.items() if not rs[-1]["ok"]}
         assert not refused, refused
         for cid, rs in got.items():
@@ -93,8 +120,8 @@ class Run:
                 messages.append((action.command_id, message))
         produce(self.bootstrap, [m for _, m in messages])
         ids = {cid for cid, _ in messages}
-        got = wait_until(lambda: (o := records_by(self.bootstrap, BILLING_OUTCOMES, "command_id", ids))
-                         and len(o) == len(ids) and o, WAIT, message=f"operator actions at {step.clock}")
+        got = self.wait(lambda: (o := records_by(self.bootstrap, BILLING_OUTCOMES, "command_id", ids))
+                        and len(o) == len(ids) and o, f"operator actions at {step.clock}")
         self.problems += [f"{cid} refused at {step.clock}: {rs[-1]['message']}"
                           for cid, rs in sorted(got.items()) if not rs[-1]["ok"]]
         self.drain()
@@ -127,10 +154,10 @@ class Run:
     def finish(self) -> dict[str, dict]:
         """Wait for every generated document (and the voids) on billing.invoices; return them."""
         voided = len(self.timeline.voids)
-        return wait_until(lambda: (d := documents(self.bootstrap, self.timeline.tenants))
-                          and set(self.window_invoices) <= set(d)
-                          and sum(1 for x in d.values() if not x["live"]) >= voided and d, WAIT,
-                          message=f"{len(self.window_invoices)} documents on {BILLING_INVOICES}")
+        return self.wait(lambda: (d := documents(self.bootstrap, self.timeline.tenants))
+                         and set(self.window_invoices) <= set(d)
+                         and sum(1 for x in d.values() if not x["live"]) >= voided and d,
+                         f"{len(self.window_invoices)} documents on {BILLING_INVOICES}")
 
 
 def documents(bootstrap: str, tenants) -> dict[str, dict]:
