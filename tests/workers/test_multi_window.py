@@ -253,8 +253,14 @@ def _scenario(bootstrap, tmp_path, unique_name, workers_count: int, kill_at: dt.
     run = Run(bootstrap, unique_name, timeline, clock_file, workers)
 
     def on_clock(index, step):
-        if kill_at is not None and step.clock == kill_at:
-            workers[-1].kill9()            # as the window's run time passes: mid-window for whoever had it
+        """Kill the last worker once the first document of the window now due is out: the
+        window's other documents, Settles and Releases, and the next steps, are the survivor's."""
+        if kill_at is None or step.clock != kill_at:
+            return
+        issue = step.windows[0].as_of
+        run.wait(lambda: any(d["issue_date"] == issue for d in documents(bootstrap, timeline.tenants)),
+                 f"a first document issued {issue}")
+        workers[-1].kill9()
     try:
         run.run(on_clock)
         docs = run.finish()
