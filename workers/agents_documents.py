@@ -125,7 +125,9 @@ async def _document_command(msg: DocumentCommand) -> None:
             record = InvoiceRecord(msg.invoice, ((DocumentStatus.NEW.value, clock.now().isoformat(), "generated"),),
                                    report_placements=msg.placements, report_approvals=msg.approvals)
             invoices[key] = record
+        injected_fault("documents", "stored")
         await emit_invoice(record, "GENERATED")      # re-emitted on a replay: consumers dedupe by event id
+        injected_fault("documents", "emitted")
         if record.invoice.invoicing_mode is InvoicingMode.AUTOMATIC and record.invoice.status is DocumentStatus.NEW:
             msg = DocumentCommand("AUTOMATIC", msg.invoice_id, msg.command_id)
         else:

@@ -64,8 +64,10 @@ async def _emit_and_confirm(state, chunks, result) -> None:
             key=invoice.invoice_id.encode(),
             value=DocumentCommand("GENERATED", invoice.invoice_id, request.command_id, invoice,
                                   placements=placements, approvals=approvals)))
+        injected_fault("assemble_windows", "document_sent")
     pending += await _settle_and_release(request, chunks, result.assignments)
     await asyncio.gather(*pending)
+    injected_fault("assemble_windows", "confirmed")
     if result.blocked:
         message = f"health check failed with {len(result.report.errors)} error(s); nothing generated"
     else:
@@ -147,6 +149,7 @@ async def _assemble(msg) -> None:
     tkey = request.tenant_id.encode()
     tenant = tenants.get(tkey) or new_tenant(request.tenant_id)
     result = try_generate(request, chunks, hierarchy_for(request.tenant_id, billto.items()), tenant)
+    injected_fault("assemble_windows", "numbered")
     if isinstance(result, Refusal):
         await _refuse(state, chunks, result)
         metrics.WINDOWS_CLOSED.labels("refused").inc()
