@@ -200,7 +200,8 @@ def mismatches(docs: dict[str, dict], window_of: dict[str, str], timeline: Timel
             where[slot].append(f"{doc['number']}@{window}{'' if doc['live'] else '(void)'}")
             effective = timeline.dates.get(slot, (dt.date.min,))[0]
             if effective > doc["issue_date"]:
-                problems.append(f"{line['pay_line_id']} dated {effective} on {doc['number']} issued {doc['issue_date']}")
+                problems.append(f"{line['pay_line_id']} dated {effective} on {doc['number']} "
+                                f"issued {doc['issue_date']}")
             if doc["live"]:
                 live[slot] += line["amount"]
                 on_live[line["pay_line_id"]] += 1
@@ -258,7 +259,7 @@ def _scenario(bootstrap, tmp_path, unique_name, workers_count: int, kill_at: dt.
         if kill_at is None or step.clock != kill_at:
             return
         issue = step.windows[0].as_of
-        run.wait(lambda: any(d["issue_date"] == issue for d in documents(bootstrap, timeline.tenants)),
+        run.wait(lambda: any(d["issue_date"] == issue for d in documents(bootstrap, timeline.tenants).values()),
                  f"a first document issued {issue}")
         workers[-1].kill9()
     try:
