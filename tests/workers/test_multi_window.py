@@ -20,7 +20,7 @@ import pytest
 from infra.admin import create_topics
 from infra.readback import read_to_end
 from schemas.codec import decode
-from schemas.topics import BILLING_INVOICES, BILLING_OUTCOMES
+from schemas.topics import BILLING_COMMANDS, BILLING_INVOICES, BILLING_OUTCOMES
 from simulator.generate import SimulatedStream
 from simulator.publish import publish
 from simulator.timeline import CATCH_UP_DAYS, Action, Step, Timeline, build_timeline
@@ -68,7 +68,12 @@ class Run:
                 w.proc = None
                 w.start()
 
-    def wait(self, predicate, message: str, explain=lambda: ""):
+    def lags(self) -> dict[str, int]:
+        """Per topic, what the app has not consumed yet: where a stuck wait is stuck."""
+        topics = ingest_topics(self.app_id) + self.internal() + [BILLING_COMMANDS]
+        return {t: group_lag(self.bootstrap, self.app_id, [t]) for t in topics}
+
+    def wait(self, predicate, message: str):
         deadline, last = time.monotonic() + WAIT, None
         while time.monotonic() < deadline:
             self.supervise()
@@ -79,7 +84,7 @@ class Run:
             except Exception as exc:  # a topic not created yet, etc.
                 last = exc
             time.sleep(0.5)
-        raise AssertionError(f"timed out after {WAIT}s waiting for {message}; last: {last!r} {explain()}\n"
+        raise AssertionError(f"timed out after {WAIT}s waiting for {message}; last: {last!r}; lag per topic {self.lags()}\n"
                              + "\n".join(self.problems) + f"\n{_logs(self.workers)}")
 
     def internal(self) -> list[str]:
@@ -89,8 +94,7 @@ class Run:
         """Everything published so far consumed, Settles and Releases included (a re-approval
         racing its line's Settle is not what this test is about)."""
         topics = ingest_topics(self.app_id) + self.internal()
-        self.wait(lambda: group_lag(self.bootstrap, self.app_id, topics) == 0, f"{self.app_id} to drain",
-                  lambda: {t: group_lag(self.bootstrap, self.app_id, [t]) for t in topics})
+        self.wait(lambda: group_lag(self.bootstrap, self.app_id, topics) == 0, f"{self.app_id} to drain")
 
     def close_windows(self, step: Step) -> None:
         ids = {f"close:{t}:{w.window_id}": w.window_id for t in self.timeline.tenants for w in step.windows}
@@ -240,9 +244,9 @@ def mismatches(docs: dict[str, dict], window_of: dict[str, str], timeline: Timel
     return problems
 
 
-def _start(bootstrap, app_id, tmp_path, clock_file, count: int) -> list[WorkerProcess]:
-    return [WorkerProcess(bootstrap, app_id, tmp_path / "w", worker_id=str(i),
-                          extra_env=_env(tmp_path, clock_file)).start() for i in range(count)]
+def _workers(bootstrap, app_id, tmp_path, clock_file, count: int) -> list[WorkerProcess]:
+    return [WorkerProcess(bootstrap, app_id, tmp_path / "w", worker_id=str(i), extra_env=_env(tmp_path, clock_file))
+            for i in range(count)]
 
 
 def _scenario(bootstrap, tmp_path, unique_name, workers_count: int, kill_at: dt.datetime | None = None):
@@ -250,12 +254,19 @@ def _scenario(bootstrap, tmp_path, unique_name, workers_count: int, kill_at: dt.
     timeline = build_timeline(tenants=2, seed=3, tenant_prefix=f"{unique_name}-")
     clock_file = tmp_path / "clock"
     write_clock_file(clock_file, timeline.steps[0].clock)
-    workers = _start(bootstrap, unique_name, tmp_path, clock_file, workers_count)
+    workers = _workers(bootstrap, unique_name, tmp_path, clock_file, workers_count)
+    workers[0].start()
     run = Run(bootstrap, unique_name, timeline, clock_file, workers)
 
     def on_clock(index, step):
-        """Kill the last worker once the first document of the window now due is out: the
-        window's other documents, Settles and Releases, and the next steps, are the survivor's."""
+        """The other workers join after the first step (two workers started together on a fresh
+        app left some input partitions unconsumed for good in 3 of ~10 runs: reported, not this
+        test's subject). Kill the last worker once the first document of the window due at
+        `kill_at` is out: that window's other documents, Settles and Releases, and the next
+        steps, are the survivor's."""
+        if index == 1:
+            for w in workers[1:]:
+                w.start()
         if kill_at is None or step.clock != kill_at:
             return
         issue = step.windows[0].as_of
