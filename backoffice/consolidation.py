@@ -56,7 +56,8 @@ def invoice_line(line: PayLine) -> InvoiceLine:
         placement_id=line.placement_id, description=line.description, quantity=line.quantity, rate=line.rate,
         amount=line.amount, taxable=line.taxable, category=line.category,
         pay_code=line.pay_code.value if line.pay_code else None, work_date=line.work_date,
-        credited_line_id=line.credited_line_id, credited_invoice_id=line.credited_invoice_id)
+        credited_line_id=line.credited_line_id, credited_invoice_id=line.credited_invoice_id,
+        work_start=line.work_start)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ every line pending and reports the findings.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping
 
 from backoffice.billto import BilltoHierarchy, BilltoUnresolved
@@ -90,6 +90,16 @@ def build_batch(request: GenerationRequest, batch_id: str, invoices: list[Invoic
         credit_memo_count=sum(1 for i in invoices if i.kind is DocumentKind.CREDIT_MEMO))
 
 
+def own_period(invoice: Invoice) -> Invoice:
+    """An on-demand invoice covers no window: it prints the days of its own lines,
+    from the first day worked (work_start, else work_date) to the last work_date."""
+    starts = [x.work_start or x.work_date for x in invoice.lines if x.work_date is not None]
+    ends = [x.work_date for x in invoice.lines if x.work_date is not None]
+    if not ends:
+        return invoice
+    return replace(invoice, period_start=min(starts), period_end=max(ends))
+
+
 def generate_invoices(lines: Iterable[PayLine], placements: Mapping[str, Placement], hierarchy: BilltoHierarchy,
                       sequence: TenantSequence, request: GenerationRequest) -> GenerationResult:
     chosen, left = select_lines(lines, placements, hierarchy, request)
@@ -100,6 +110,8 @@ def generate_invoices(lines: Iterable[PayLine], placements: Mapping[str, Placeme
     drafts = consolidate(chosen, placements, hierarchy, tenant_id=request.tenant_id, batch_id=batch_id,
                          issue_date=request.issue_date, period_start=request.period_start,
                          period_end=request.period_end)
+    if request.on_demand:
+        drafts = [own_period(d) for d in drafts]
     numbered, new_sequence = number_invoices(drafts, sequence, request.first_number)
     assignments = {line.pay_line_id: inv.invoice_id for inv in numbered for line in inv.lines}
     batch = build_batch(request, batch_id, numbered) if numbered else None

@@ -22,6 +22,7 @@ from backoffice.model import (
     PlacementType, TimesheetApproval,
 )
 from backoffice.money import ZERO, line_amount
+from backoffice.periods import WeekPart, week_parts
 
 PAY_CODE_LABEL = {PayCode.REG: "Regular", PayCode.OT: "Overtime", PayCode.DT: "Double time"}
 
@@ -109,11 +110,20 @@ def _recompute(ledger: PlacementLedger, source_key: str, wanted: dict[str, PayLi
         new_amt = target.amount if target else ZERO
         if new_amt == billed_amt and new_qty == billed_qty:
             continue
-        adjustment = _adjustment(target or invoiced[0], f"{slot}|adj{len(invoiced)}", new_qty - billed_qty,
-                                 new_amt - billed_amt, held, today)
+        adjustment = _adjustment(target or invoiced[0], _free_adjustment_id(lines, slot, len(invoiced)),
+                                 new_qty - billed_qty, new_amt - billed_amt, held, today)
         lines[adjustment.pay_line_id] = adjustment
         added.append(adjustment)
     return LedgerUpdate(replace(ledger, lines=lines), tuple(added), tuple(removed))
+
+
+def _free_adjustment_id(lines: dict[str, PayLine], slot: str, start: int) -> str:
+    """`slot|adjN` not yet taken. After a void released some of a slot's lines, the invoiced
+    ones are no longer adj0..adjN-1, and `|adj{count}` can name a line still on an invoice."""
+    n = start
+    while f"{slot}|adj{n}" in lines:
+        n += 1
+    return f"{slot}|adj{n}"
 
 
 def _adjustment(template: PayLine, pay_line_id: str, quantity: Decimal, amount: Decimal, held: bool,
@@ -137,37 +147,67 @@ def _slot_of(pay_line_id: str) -> str:
     return pay_line_id.split("|adj", 1)[0]
 
 
-def timesheet_line_id(ledger: PlacementLedger, timesheet_id: str, code: PayCode) -> str:
-    return f"{ledger.key}|TS|{timesheet_id}|{code.value}"
+def timesheet_line_id(ledger: PlacementLedger, timesheet_id: str, code: PayCode, part: WeekPart | None = None) -> str:
+    """A week's line per pay code; a part of a week split at a period end adds "|{period end:%Y%m%d}",
+    still inside the timesheet's group and its own slot (`_in_group`, `_slot_of`)."""
+    base = f"{ledger.key}|TS|{timesheet_id}|{code.value}"
+    return f"{base}|{part.period_end:%Y%m%d}" if part is not None and part.period_end is not None else base
 
 
-def apply_timesheet(ledger: PlacementLedger, approval: TimesheetApproval, today: dt.date) -> LedgerUpdate:
-    """One pay line per pay code of the week: hours x the placement's bill rate."""
-    if approval.version <= ledger.versions.get(approval.timesheet_id, -1):
-        return _unchanged(ledger)
-    placement = _usable_placement(ledger, f"timesheet {approval.timesheet_id}")
-    hours: dict[PayCode, Decimal] = {}
+def _timesheet_hours(approval: TimesheetApproval, parts: dict[dt.date, WeekPart]
+                     ) -> dict[tuple[PayCode, WeekPart], tuple[Decimal, dt.date | None]]:
+    """(pay code, week part) -> (hours, first day worked) of the approval's entries."""
+    out: dict[tuple[PayCode, WeekPart], tuple[Decimal, dt.date | None]] = {}
     for entry in approval.entries:
         if entry.hours < 0:
             raise InvalidPayLineInput(f"timesheet {approval.timesheet_id}: negative hours on {entry.work_date}")
-        hours[entry.pay_code] = hours.get(entry.pay_code, ZERO) + entry.hours
+        key = (entry.pay_code, parts[entry.work_date])
+        hours, first = out.get(key, (ZERO, None))
+        if entry.hours > 0:
+            first = entry.work_date if first is None else min(first, entry.work_date)
+        out[key] = (hours + entry.hours, first)
+    return out
+
+
+def _timesheet_line(ledger: PlacementLedger, placement: Placement, approval: TimesheetApproval, code: PayCode,
+                    part: WeekPart, hours: Decimal, rate: Decimal, first_worked: dt.date | None, today: dt.date
+                    ) -> PayLine:
+    """A whole week keeps its historical shape; a part is dated (work and effective) on its last day."""
+    label = f"{placement.candidate_name} - {PAY_CODE_LABEL[code]} hours"
+    if part.split:
+        day, description = part.last_day, f"{label}, {part.days_text()} (week ending {approval.week_ending:%m/%d/%Y})"
+    else:
+        day, description = approval.week_ending, f"{label}, week ending {approval.week_ending:%m/%d/%Y}"
+    return PayLine(
+        tenant_id=ledger.tenant_id, pay_line_id=timesheet_line_id(ledger, approval.timesheet_id, code, part),
+        placement_id=ledger.placement_id, source=PayLineSource.TIMESHEET, description=description,
+        quantity=hours, rate=rate, amount=line_amount(hours, rate), effective_date=day, work_date=day,
+        status=paylines.status_by_date(day, today), pay_code=code, timesheet_id=approval.timesheet_id,
+        timesheet_version=approval.version, taxable=True, work_start=first_worked)
+
+
+def apply_timesheet(ledger: PlacementLedger, approval: TimesheetApproval, today: dt.date) -> LedgerUpdate:
+    """One pay line per pay code of the week: hours x the placement's bill rate.
+
+    On a semi-monthly or monthly placement a week that straddles a period end gives one line
+    per pay code and part (backoffice.periods), so each period invoices the days inside it.
+    """
+    if approval.version <= ledger.versions.get(approval.timesheet_id, -1):
+        return _unchanged(ledger)
+    placement = _usable_placement(ledger, f"timesheet {approval.timesheet_id}")
+    parts = week_parts(placement.billing_cycle, approval.week_ending, (e.work_date for e in approval.entries))
+    hours = _timesheet_hours(approval, parts)
     wanted: dict[str, PayLine] = {}
-    for code in sorted(hours):
+    for code, part in sorted(hours, key=lambda k: (k[0], k[1].last_day)):
         rate = placement.bill_rate(code)
         if rate is None:
             raise MissingBillRate(f"timesheet {approval.timesheet_id}: placement {placement.placement_id} has no "
                                   f"{code.value} bill rate")
-        if hours[code] == 0:
+        quantity, first_worked = hours[(code, part)]
+        if quantity == 0:
             continue
-        line_id = timesheet_line_id(ledger, approval.timesheet_id, code)
-        wanted[line_id] = PayLine(
-            tenant_id=ledger.tenant_id, pay_line_id=line_id, placement_id=ledger.placement_id,
-            source=PayLineSource.TIMESHEET,
-            description=f"{placement.candidate_name} - {PAY_CODE_LABEL[code]} hours, week ending {approval.week_ending:%m/%d/%Y}",
-            quantity=hours[code], rate=rate, amount=line_amount(hours[code], rate),
-            effective_date=approval.week_ending, work_date=approval.week_ending,
-            status=paylines.status_by_date(approval.week_ending, today), pay_code=code,
-            timesheet_id=approval.timesheet_id, timesheet_version=approval.version, taxable=True)
+        line = _timesheet_line(ledger, placement, approval, code, part, quantity, rate, first_worked, today)
+        wanted[line.pay_line_id] = line
     update = _recompute(ledger, f"{ledger.key}|TS|{approval.timesheet_id}|", wanted, today)
     new = replace(update.ledger, versions={**ledger.versions, approval.timesheet_id: approval.version})
     return replace(update, ledger=new)

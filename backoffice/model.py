@@ -182,7 +182,9 @@ class PayLine:
     """A realized fee not yet invoiced (seed 000).
 
     `effective_date` decides Scheduled vs Pending; `work_date` (the week
-    ending for timesheets) decides which batch window's period it falls in.
+    ending for timesheets, or the last day of a week's part when a semi-monthly
+    or monthly period end splits the week) decides which batch window's period
+    it falls in.
     """
 
     tenant_id: str
@@ -207,6 +209,9 @@ class PayLine:
     credited_invoice_id: str | None = None
     reason: str | None = None
     invoice_id: str | None = None
+    #: the first day worked in the line (timesheets); with work_date it bounds the days it bills.
+    #: None: not known (lines stored before it existed, fees, credits); work_date alone then.
+    work_start: dt.date | None = None
 
     @property
     def category(self) -> LineCategory:
@@ -239,6 +244,8 @@ class InvoiceLine:
     work_date: dt.date | None = None
     credited_line_id: str | None = None
     credited_invoice_id: str | None = None
+    #: the pay line's work_start: an invoice line bills the days work_start..work_date
+    work_start: dt.date | None = None
 
 
 @dataclass(frozen=True, slots=True)

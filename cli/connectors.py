@@ -25,8 +25,9 @@ def connector(name, attempts, backoff, reauth_check) -> None:
     from ops.logs import configure_logging
     from ops.metrics import start_metrics_server
 
-    bootstrap = require_bootstrap(settings_or_exit())
-    configure_logging(os.environ.get("BACKOFFICE_LOG_FORMAT", "json"))
+    settings = settings_or_exit()
+    bootstrap = require_bootstrap(settings)
+    configure_logging(settings.log_format)
     try:
         registry = Registry(name, load_connections())
     except ConfigError as exc:

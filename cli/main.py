@@ -14,6 +14,7 @@ COMMAND_MODULES: list[str] = [
     "cli.worker",
     "cli.documents",
     "cli.operator",
+    "cli.windows",
     "cli.lag",
     "cli.connectors",
 ]

@@ -25,8 +25,9 @@ from reportlab import rl_config
 from xhtml2pdf import pisa
 from xhtml2pdf.config.resources import ResourceAccessPolicy
 
-from backoffice.model import Contact, Invoice, PayCode, Placement, TimesheetApproval
+from backoffice.model import Contact, Invoice, LineCategory, PayCode, Placement, TimesheetApproval, TimesheetEntry
 from backoffice.money import line_amount
+from backoffice.periods import days_billed
 from documents import formatting
 from documents.assets import MAX_LOGO_BYTES, MAX_LOGO_PIXELS, logo_data_uri
 from documents.profile import AgencyProfile, Party
@@ -183,6 +184,15 @@ _DAY = {0: "Mon", 1: "Tue", 2: "Wed", 3: "Thu", 4: "Fri", 5: "Sat", 6: "Sun"}
 _PAY_CODE_ORDER = {code.value: i for i, code in enumerate(PayCode)}
 
 
+def _days_on_invoice(approval: TimesheetApproval, invoice: Invoice) -> list[TimesheetEntry]:
+    """The approval's entries on days this invoice's timesheet lines bill: a week split at a
+    period end shows each period's days on that period's invoice only."""
+    spans = [days_billed(line.work_start, line.work_date) for line in invoice.lines
+             if line.placement_id == approval.placement_id and line.category is LineCategory.TIMESHEETS
+             and line.work_date is not None]
+    return [e for e in approval.entries if any(first <= e.work_date <= last for first, last in spans)]
+
+
 def timesheet_context(
     placements: Sequence[Placement],
     approvals: Sequence[TimesheetApproval],
@@ -202,8 +212,11 @@ def timesheet_context(
         placement = by_id.get(approval.placement_id)
         if placement is None:
             raise ValueError(f"approval {approval.timesheet_id} is for placement {approval.placement_id}, not given")
+        entries = _days_on_invoice(approval, invoice)
+        if not entries:
+            continue
         rows, hours_total, amount_total = [], Decimal("0"), Decimal("0.00")
-        for entry in sorted(approval.entries, key=lambda e: (e.work_date, _PAY_CODE_ORDER.get(e.pay_code, 99))):
+        for entry in sorted(entries, key=lambda e: (e.work_date, _PAY_CODE_ORDER.get(e.pay_code, 99))):
             rate = placement.bill_rate(entry.pay_code)
             amount = line_amount(entry.hours, rate) if rate is not None else None
             hours_total += entry.hours

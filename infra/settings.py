@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     preferred_start_time: str = Field(default="13:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
                                       description="Preferred Start Time (HH:MM local) of the weekly batch job.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
+    log_format: Literal["json", "text"] = Field(default="json", description="Log lines as JSON or as text "
+                                                "(both with the event's context, both redacted).")
     orphan_grace_seconds: float = Field(default=3600, ge=0, description="How long a timesheet or fee may wait for "
                                         "its placement before it is dead-lettered as unknown placement.")
     fault: str | None = Field(default=None, description="Tests only: AGENT:KIND makes that agent fail on that "
@@ -45,6 +47,10 @@ class Settings(BaseSettings):
     clock_file: Path | None = Field(default=None, description="Test/demo only: a file holding an ISO instant, re-read "
                                     "whenever it changes, so the clock of a running worker can be moved forward. "
                                     "Takes precedence over BACKOFFICE_CLOCK.")
+    ops_api_url: str | None = Field(default=None, description="Where the CLI reads the ops API (e.g. "
+                                    "http://worker:6066); unset means http://127.0.0.1:<BACKOFFICE_WEB_PORT>.")
+    ops_token: str | None = Field(default=None, description="Bearer token the CLI sends to the ops API "
+                                  "(one of BACKOFFICE_OPS_TOKENS).")
 
     @field_validator("timezone")
     @classmethod

@@ -1,16 +1,21 @@
-"""JSON-lines logging with the event's context, and redaction of secrets.
+"""JSON-lines (or text) logging with the event's context, and redaction of secrets.
 
 Agents set the context (tenant, topic, partition, offset, event id, invoice id) with
 `log_context(...)`; a filter copies it onto every record. The redaction filter runs
 last and masks OAuth tokens, passwords and long account/card numbers wherever they
 appear in the message or its arguments, so a careless log line cannot leak them.
+
+The worker replaces Faust's root handler with one of ours in both formats
+(`setup_root_logger`): the redaction filter leaves a record with its final message and
+no arguments, and Faust's text formatter re-applied "arguments" to it (None became
+`(None,)`, so every formatted message raised inside logging and printed
+"--- Logging error ---" instead of the line).
 """
 from __future__ import annotations
 
 import contextlib
 import contextvars
 import logging
-import os
 import re
 from typing import Iterator
 
@@ -46,7 +51,8 @@ class RedactingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:        # a broken format string: keep what there is
             message = str(record.msg)
-        record.msg, record.args = redact(message), None
+        # () and not None: a formatter that re-applies arguments must find none to apply
+        record.msg, record.args = redact(message), ()
         if record.exc_info and record.exc_info[1] is not None:
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
@@ -70,24 +76,44 @@ def log_context(**fields) -> Iterator[None]:
         _context.reset(token)
 
 
-def make_handler(fmt: str | None = None, stream=None) -> logging.Handler:
+class TextFormatter(logging.Formatter):
+    """One line (plus the traceback) per record; the context fields the record has, as key=value."""
+
+    def __init__(self) -> None:
+        super().__init__("[%(asctime)s] %(levelname)s %(name)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        line = super().formatMessage(record)
+        context = " ".join(f"{key}={getattr(record, key)}" for key in CONTEXT_FIELDS if hasattr(record, key))
+        return f"{line} [{context}]" if context else line
+
+
+def make_handler(fmt: str = "json", stream=None) -> logging.Handler:
+    """A stream handler (stderr by default) writing JSON lines or text, with context, redacted."""
+    if fmt not in ("json", "text"):
+        raise ValueError(f"log format must be json or text, got {fmt!r}")
     handler = logging.StreamHandler(stream)
-    if (fmt or os.environ.get("BACKOFFICE_LOG_FORMAT", "json")) == "json":
+    if fmt == "json":
         handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s",
                                            rename_fields={"levelname": "level", "asctime": "time"}))
     else:
-        handler.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter())
     handler.addFilter(ContextFilter())
     handler.addFilter(RedactingFilter())
     return handler
 
 
-def configure_logging(fmt: str | None = None, level: int | str = logging.INFO) -> logging.Handler:
-    """Replace the root handlers with one JSON (or text) handler that redacts."""
-    handler = make_handler(fmt)
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(level)
+def setup_root_logger(logger: logging.Logger, level: int | str, fmt: str = "json", stream=None) -> logging.Handler:
+    """Replace the logger's handlers (Faust's, or the defaults) with one of ours at `level`."""
+    handler = make_handler(fmt, stream)
+    handler.setLevel(level)
+    for old in list(logger.handlers):
+        logger.removeHandler(old)
+    logger.addHandler(handler)
+    logger.setLevel(level)
     return handler
+
+
+def configure_logging(fmt: str = "json", level: int | str = logging.INFO) -> logging.Handler:
+    """Replace the root handlers with one JSON (or text) handler that redacts."""
+    return setup_root_logger(logging.getLogger(), level, fmt)

@@ -74,7 +74,10 @@ def load_schema(raw: dict) -> SchemaVersion:
 
 
 def load_schema_dir(directory: Path = SCHEMA_DIR) -> list[SchemaVersion]:
-    return [load_schema(json.loads(p.read_text())) for p in sorted(directory.glob("*.avsc"))]
+    """The current schemas, plus the earlier versions kept in history/ so that messages their
+    writers left on the topics still decode (single-object encoding names the writer's fingerprint)."""
+    paths = sorted(directory.glob("*.avsc")) + sorted((directory / "history").glob("*.avsc"))
+    return [load_schema(json.loads(p.read_text())) for p in paths]
 
 
 class Codec:

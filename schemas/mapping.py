@@ -187,6 +187,7 @@ def _line_rec(line: InvoiceLine) -> dict:
         "taxable": line.taxable, "category": line.category.value, "status": line.status.value,
         "pay_code": line.pay_code, "work_date": line.work_date,
         "credited_line_id": line.credited_line_id, "credited_invoice_id": line.credited_invoice_id,
+        "work_start": line.work_start,
     }
 
 
@@ -197,6 +198,7 @@ def _line(rec: dict) -> InvoiceLine:
         taxable=rec["taxable"], category=LineCategory(rec["category"]), status=LineItemStatus(rec["status"]),
         pay_code=rec.get("pay_code"), work_date=rec.get("work_date"),
         credited_line_id=rec.get("credited_line_id"), credited_invoice_id=rec.get("credited_invoice_id"),
+        work_start=rec.get("work_start"),
     )
 
 

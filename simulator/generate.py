@@ -76,6 +76,14 @@ def _at(day: dt.date, hour: int = 9, minute: int = 0) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
 
 
+def _period_end(cycle: str, day: dt.date) -> dt.date | None:
+    """Seed 003's periods: semi-monthly 1st-15th and 16th-month end, monthly the calendar month; weekly None."""
+    if cycle == "WEEKLY":
+        return None
+    month_end = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+    return day.replace(day=15) if cycle == "SEMI_MONTHLY" and day.day <= 15 else month_end
+
+
 def _week_ending(day: dt.date) -> dt.date:
     return day + dt.timedelta(days=(6 - day.weekday()) % 7)  # the Sunday ending day's week
 
@@ -215,15 +223,28 @@ class Simulator:
 
     # -- expected ------------------------------------------------------------------------------
     def _expect_timesheet(self, placement: dict, ts: dict) -> list[dict]:
+        """One line per pay code; on a semi-monthly or monthly placement, a week over a period end
+        gives one per pay code and period, dated on the last day of the week inside that period."""
         rates = {r["pay_code"]: r["rate"] for r in placement["bill_rates"]}
-        hours: dict[str, Decimal] = {}
+        week = [ts["week_ending"] - dt.timedelta(days=n) for n in range(7)]
+        ends = {d: _period_end(placement["billing_cycle"], d) for d in week}
+        split = len(set(ends.values())) > 1
+        last_day = {end: max(d for d in week if ends[d] == end) for end in ends.values()}
+        hours: dict[tuple[str, dt.date | None], Decimal] = {}
         for e in ts["entries"]:
-            hours[e["pay_code"]] = hours.get(e["pay_code"], Decimal(0)) + e["hours"]
-        return [{"tenant_id": ts["tenant_id"], "placement_id": ts["placement_id"], "source": "TIMESHEET",
-                 "timesheet_id": ts["timesheet_id"], "week_ending": ts["week_ending"].isoformat(), "pay_code": code,
-                 "fee_id": None, "quantity": str(h), "rate": str(rates[code]), "amount": str(_money(h * rates[code])),
-                 "effective_date": ts["week_ending"].isoformat()}
-                for code, h in sorted(hours.items())]
+            key = (e["pay_code"], ends[e["work_date"]] if split else None)
+            hours[key] = hours.get(key, Decimal(0)) + e["hours"]
+        out = []
+        for (code, end), h in sorted(hours.items(), key=lambda kv: (kv[0][0], kv[0][1] or dt.date.min)):
+            if not h:
+                continue
+            day = last_day[end] if end else ts["week_ending"]
+            out.append({"tenant_id": ts["tenant_id"], "placement_id": ts["placement_id"], "source": "TIMESHEET",
+                        "timesheet_id": ts["timesheet_id"], "week_ending": ts["week_ending"].isoformat(),
+                        "pay_code": code, "fee_id": None, "quantity": str(h), "rate": str(rates[code]),
+                        "amount": str(_money(h * rates[code])), "effective_date": day.isoformat(),
+                        "work_date": day.isoformat(), "period_end": end.isoformat() if end else None})
+        return out
 
     @staticmethod
     def _expect_fee(fee: dict) -> dict:

@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from infra.broker import EmbeddedBroker
+from tests import hypothesis_profiles  # noqa: F401  (registers --hypothesis-profile=long)
 
 
 @pytest.fixture(scope="session")

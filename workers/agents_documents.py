@@ -108,13 +108,9 @@ async def documents(stream):
         msg = event.value
         async with failure_stops_worker("documents", event.message):
             injected_fault("documents", msg.action)
-            await _document(msg)
-
-
-async def _document(msg) -> None:
-    with log_context(invoice_id=msg.invoice_id,
-                     tenant_id=msg.tenant_id or (msg.invoice.tenant_id if msg.invoice else None)):
-        await _document_command(msg)
+            with log_context(invoice_id=msg.invoice_id,
+                             tenant_id=msg.tenant_id or (msg.invoice.tenant_id if msg.invoice else None)):
+                await _document_command(msg)
 
 
 async def _document_command(msg: DocumentCommand) -> None:

@@ -18,7 +18,7 @@ from workers import clock
 from workers.app import app
 from workers.deadletter import DeadLetters
 from workers.emit import send_outcome
-from workers.guard import failure_stops_worker, injected_fault
+from workers.guard import failure_stops_worker, injected_fault, keeps_ticking
 from workers.ledger_logic import (
     Parked, approvals_of, collect, expire_parked, ingest, new_record, release_window, reservation_of, settle,
 )
@@ -187,6 +187,7 @@ async def ledger_side(stream):
 
 
 @app.timer(float(os.environ.get("BACKOFFICE_PAYLINE_GAUGE_INTERVAL", "60")))
+@keeps_ticking("count_pay_lines")
 async def count_pay_lines() -> None:
     """backoffice_pay_lines{status}: this worker's ledger partitions, as of the last count."""
     counts = Counter(line.status.value for _, record in ledgers.items() for line in record.ledger.lines.values())

@@ -21,7 +21,8 @@ from infra.settings import load_settings
 from schemas.codec import encode
 from workers import clock
 from workers.app import app
-from workers.scheduler_logic import catch_up_since, due_windows, tenants_in
+from workers.guard import keeps_ticking
+from workers.scheduler_logic import catch_up_since, due_windows, retries_due, tenants_in
 from workers.topology import billto, commands_topic, tenants
 
 log = logging.getLogger(__name__)
@@ -32,15 +33,13 @@ _last_look: dict[str, dt.datetime] = {}
 
 
 @app.timer(INTERVAL)
+@keeps_ticking("close_due_windows")
 async def close_due_windows() -> None:
     now = clock.now()
     for tenant in sorted(tenants_in(billto.keys())):
-        if tenant in _last_look:
-            since = _last_look[tenant]
-        else:
-            state = tenants.get(tenant.encode())
-            since = catch_up_since(state.closed if state else (), now, CATCH_UP)
-        await _close(due_windows([tenant], SETTINGS, since, now), now)
+        state = tenants.get(tenant.encode())
+        since = _last_look.get(tenant) or catch_up_since(state.closed if state else (), now, CATCH_UP)
+        await _close(retries_due(state, SETTINGS) + due_windows([tenant], SETTINGS, since, now), now)
         _last_look[tenant] = now
 
 
@@ -54,4 +53,7 @@ async def _close(due_list, now) -> None:
                                                          "invoice_id", "batch_id", "invoice_line_id", "amount",
                                                          "reason", "template")}}
         await commands_topic.send(key=due.tenant_id.encode(), value=encode("OperatorCommand", record))
-        log.info("scheduled close of %s for %s", w.window_id, due.tenant_id)
+        if due.retry:
+            log.info("blocked window %s of %s sent again (retry %d)", w.window_id, due.tenant_id, due.retry)
+        else:
+            log.info("scheduled close of %s for %s", w.window_id, due.tenant_id)

@@ -7,6 +7,7 @@ import logging
 from dataclasses import replace
 
 from ops import metrics
+from workers import clock
 from workers.app import app
 from workers.guard import failure_stops_worker, injected_fault
 from workers.emit import send_outcome, send_settles
@@ -15,7 +16,7 @@ from workers.topology import P, batches, billto, document_commands, ledger_comma
 from workers.consolidate_logic import lines_of_account, release_all
 from workers.window_logic import (
     Refusal, ReportInputs, hierarchy_for, late_release, new_tenant, on_chunk, on_end, releases_on_completion,
-    settlements, try_generate,
+    settlements, starts_new_attempt, tenant_after_generation, tenant_after_refusal, try_generate,
 )
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,9 @@ async def _assemble(msg) -> None:
     request = msg.request
     wkey = _wkey(request.tenant_id, request.window_key)
     state = windows.get(wkey)
+    if state is not None and state.blocked and starts_new_attempt(state, tenants.get(request.tenant_id.encode()),
+                                                                  request):
+        state = None                          # a blocked window sent again: assemble it afresh
     if state is not None and state.done:      # a replayed or racing Collect: let go of what it reserved
         partition = late_release(state, msg)
         if partition is not None:
@@ -133,8 +137,7 @@ async def _assemble(msg) -> None:
     elif isinstance(msg, WindowEnd):
         state = on_end(state, msg)
     else:
-        log.error("window-lines: unexpected message %r", type(msg).__name__)
-        return
+        raise TypeError(f"window-lines: unexpected message {type(msg).__name__}")
     if not state.complete(P):
         windows[wkey] = state
         return
@@ -153,7 +156,7 @@ async def _assemble(msg) -> None:
     if isinstance(result, Refusal):
         await _refuse(state, chunks, result)
         metrics.WINDOWS_CLOSED.labels("refused").inc()
-        tenants[tkey] = replace(tenant, closed=tenant.closed | {request.window_key})
+        tenants[tkey] = tenant_after_refusal(tenant, request)
         windows[wkey] = replace(state, done=True, blocked=True)
         for k in chunk_keys:
             del window_chunks[k]
@@ -162,12 +165,10 @@ async def _assemble(msg) -> None:
     metrics.WINDOWS_CLOSED.labels("blocked" if result.blocked else "generated").inc()
     for invoice in result.invoices:
         metrics.INVOICES_GENERATED.labels(invoice.kind.value).inc()
-    batch_ids = tenant.batch_ids
     if result.batch:
         batches[result.batch.batch_id.encode()] = result.batch
-        batch_ids = batch_ids + (result.batch.batch_id,)
-    tenants[tkey] = type(tenant)(tenant.tenant_id, result.sequence or tenant.sequence,
-                                 tenant.closed | {request.window_key}, batch_ids)
+    # closed, or (a scheduled window the health check blocked) kept in the blocked list to retry
+    tenants[tkey] = tenant_after_generation(tenant, request, result, clock.now())
     windows[wkey] = type(state)(state.request, state.ends, state.received, True, result.blocked,
                                 len(result.invoices), result.batch.batch_id if result.batch else None)
     for k in chunk_keys:

@@ -12,7 +12,11 @@ from ops.api import models, openapi, reads
 from ops.api.auth import AuthError, authorize, load_tokens
 from workers import clock
 from workers.app import app
-from workers.topology import P, batches, billto, invoices, ledgers, sync_status, tenants
+from backoffice.model import BillingCycle
+from infra.settings import load_settings
+from workers.command_logic import schedule_for
+from workers.partitioning import partition_for
+from workers.topology import P, TENANT_PARTITIONS, batches, billto, invoices, ledgers, sync_status, tenants, windows
 from workers.window_logic import hierarchy_for
 
 TENANT_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
@@ -106,6 +110,26 @@ class TenantHealth(View):
         lines, placements = reads.pending_lines(_tenant_ledgers(tenant), clock.today())
         hierarchy = hierarchy_for(tenant, billto.items())
         return self.json(reads.tenant_health(tenant, lines, placements, hierarchy, _coverage()))
+
+
+def _serves_tenant(tenant: str) -> bool:
+    """Whether this worker holds the tenant's partition of the tenants (and windows) table."""
+    topic = tenants.table.changelog_topic.get_topic_name()
+    mine = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
+    return partition_for(tenant.encode(), TENANT_PARTITIONS) in mine
+
+
+@app.page(PREFIX + "/windows")
+class TenantWindows(View):
+    async def get(self, request: Request, tenant: str) -> Response:
+        if (refused := _guard(self, request, tenant)) is not None:
+            return refused
+        prefix = f"{tenant}|".encode()
+        rows = [w for k, w in windows.items() if k.startswith(prefix) and w is not None]
+        settings, now = load_settings(), clock.now()
+        upcoming = [schedule_for(cycle, settings).next_window(now) for cycle in BillingCycle]
+        return self.json(reads.tenant_windows(tenant, tenants.get(tenant.encode()), rows, upcoming,
+                                              _serves_tenant(tenant)))
 
 
 def _records(tenant: str, name: str, body) -> list[dict]:

@@ -17,6 +17,7 @@ message and acknowledges the failed one on the way (its stream iterator acks in 
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from contextlib import asynccontextmanager
@@ -67,3 +68,21 @@ def injected_fault(agent: str, kind: str) -> None:
     act, and restart the worker without it. Never set in production."""
     if _FAULT is not None and _FAULT == f"{agent}:{kind}":
         raise RuntimeError(f"injected fault in {agent} on {kind}")
+
+
+def keeps_ticking(name: str):
+    """For timers: a failed tick is logged with its traceback and counted, and the next tick runs.
+
+    A timer consumes no offsets, so retrying on the next tick is safe; letting the exception
+    out would end Faust's timer task for good (no more scheduled windows, silently)."""
+    def wrap(fun):
+        @functools.wraps(fun)
+        async def tick(*args):
+            try:
+                await fun(*args)
+            except Exception as exc:   # noqa: BLE001 - see the docstring
+                metrics.AGENT_FAILURES.labels(name).inc()
+                log.error("timer %s failed: %s: %s; it runs again on its next tick", name, type(exc).__name__, exc,
+                          exc_info=exc)
+        return tick
+    return wrap

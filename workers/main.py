@@ -47,11 +47,15 @@ def worker_class():
     """faust.Worker with our log handling (a function: importing faust is for worker processes only)."""
     import faust
 
-    from ops.logs import ContextFilter, RedactingFilter, make_handler
+    from infra.settings import load_settings
+    from ops.logs import setup_root_logger
+
+    log_format = load_settings().log_format
 
     class Worker(faust.Worker):
         def on_setup_root_logger(self, logger, level: int) -> None:
-            """JSON lines (BACKOFFICE_LOG_FORMAT=json, the default) or Faust's text; redacted either way.
+            """Our handler in place of Faust's, JSON lines (BACKOFFICE_LOG_FORMAT=json, the default)
+            or text, redacted either way (see ops.logs).
 
             No terminal spinner: Faust's spinner sets the root logger to DEBUG so that every
             debug call of aiokafka and Faust (two per produced message) builds a LogRecord,
@@ -59,17 +63,7 @@ def worker_class():
             """
             self.spinner = None
             super().on_setup_root_logger(logger, level)
-            logger.setLevel(level)
-            if os.environ.get("BACKOFFICE_LOG_FORMAT", "json") == "json":
-                for old in list(logger.handlers):
-                    logger.removeHandler(old)
-                handler = make_handler("json")
-                handler.setLevel(level)
-                logger.addHandler(handler)
-            else:
-                for handler in logger.handlers:
-                    handler.addFilter(ContextFilter())
-                    handler.addFilter(RedactingFilter())
+            setup_root_logger(logger, level, log_format)
 
     return Worker
 

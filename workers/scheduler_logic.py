@@ -2,7 +2,10 @@
 the last look. At start the look goes back to the oldest cycle's last closed window (or
 `catch_up` for a tenant that has none), so windows missed while no worker ran are closed
 late, not skipped, however long the outage; command ids are deterministic
-("close:<tenant>:<window>"), so a window is never closed twice."""
+("close:<tenant>:<window>"), so a window is never closed twice.
+
+A window the health check blocked is not closed: each look sends it again
+(`retries_due`, "close:<tenant>:<window>:retry<N>" for its N-th retry) until it passes."""
 from __future__ import annotations
 
 import datetime as dt
@@ -13,16 +16,34 @@ from backoffice.model import BillingCycle
 from backoffice.schedules import BatchWindow
 from infra.settings import Settings
 from workers.command_logic import schedule_for
+from workers.window_logic import TenantState, retry_command_id
 
 
 @dataclass(frozen=True, slots=True)
 class DueWindow:
     tenant_id: str
     window: BatchWindow
+    retry: int = 0               # 0: the window's first close; N: its N-th retry after a block
 
     @property
     def command_id(self) -> str:
+        if self.retry:
+            return retry_command_id(self.tenant_id, self.window.window_id, self.retry)
         return f"close:{self.tenant_id}:{self.window.window_id}"
+
+
+def retries_due(state: TenantState | None, settings: Settings) -> list[DueWindow]:
+    """The tenant's blocked windows, each once more, oldest first. The N-th retry's id holds N (the
+    number of blocked attempts so far): until that attempt is recorded, every look sends the same
+    id and the command agent carries it out once."""
+    out = []
+    for blocked in state.blocked if state else ():
+        cycle_name, _, end = blocked.window_key.partition(":")
+        if cycle_name not in BillingCycle.__members__:
+            continue
+        window = schedule_for(BillingCycle(cycle_name), settings).window_ending(dt.date.fromisoformat(end))
+        out.append(DueWindow(state.tenant_id, window, retry=blocked.attempts))
+    return sorted(out, key=lambda d: (d.window.run_at, d.window.cycle.value))
 
 
 def due_windows(tenant_ids: Iterable[str], settings: Settings, since: dt.datetime, now: dt.datetime) -> list[DueWindow]:

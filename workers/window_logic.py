@@ -2,16 +2,22 @@
 
 A window is complete when every ledger partition has sent its end marker and every
 chunk it announced has arrived; only then does it generate, once.
+
+A scheduled window the health check blocks is not closed: the tenant keeps it in its
+blocked list (why, since when, how many attempts) and the scheduler sends it again, with a
+fresh command id per attempt, until it passes; only then is it closed (see workers/README.md).
 """
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Iterable
 
 from backoffice.billto import BilltoHierarchy
 from backoffice.errors import DomainError
 from backoffice.generation import GenerationRequest, GenerationResult, generate_invoices
+from backoffice.health import HealthReport
 from backoffice.model import Batch, BilltoNode, Invoice, PayLine, Placement
 from backoffice.numbering import TenantSequence
 from backoffice.ledger import PlacementLedger  # noqa: F401  (pickled state references it)
@@ -38,15 +44,91 @@ class WindowState:
 
 
 @dataclass(frozen=True, slots=True)
+class BlockedWindow:
+    """A scheduled window the health check refused; retried on each scheduler cycle until it passes."""
+
+    window_key: str              # "WEEKLY:2026-11-22"
+    reason: str                  # the health check's errors, summarised
+    errors: int
+    since: dt.datetime           # first blocked
+    last_attempt: dt.datetime
+    attempts: int                # blocked attempts so far (the first close included)
+    last_command_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class TenantState:
     tenant_id: str
     sequence: TenantSequence
-    closed: frozenset[str] = frozenset()
+    closed: frozenset[str] = frozenset()      # windows generated (or refused): never cut again
     batch_ids: tuple[str, ...] = ()      # the Batch objects live in the batches table (bounded row size)
+    blocked: tuple[BlockedWindow, ...] = ()   # scheduled windows the health check refused: not closed
+
+    def blocked_window(self, window_key: str) -> BlockedWindow | None:
+        return next((b for b in self.blocked if b.window_key == window_key), None)
 
 
 def new_tenant(tenant_id: str) -> TenantState:
     return TenantState(tenant_id, TenantSequence(tenant_id))
+
+
+def retry_command_id(tenant_id: str, window_key: str, attempt: int) -> str:
+    """The command id of a blocked window's next close: one per attempt, so the command agent's
+    dedupe by id lets each attempt through once (and the same attempt only once)."""
+    return f"close:{tenant_id}:{window_key}:retry{attempt}"
+
+
+def retries_blocked(request: WindowRequest) -> bool:
+    """Only a scheduled window comes back; an on-demand run or a Consolidate is the operator's to repeat."""
+    return request.cycle is not None and not request.on_demand and request.consolidate_into is None
+
+
+def blocked_reason(report: HealthReport, limit: int = 500) -> str:
+    """'NO_BILLTO x2: pay line ...: no Billto (...); MISSING_BILL_RATE x1: ...': each error code
+    with its count and its first message."""
+    counts = Counter(f.code for f in report.errors)
+    first = {}
+    for f in report.errors:
+        first.setdefault(f.code, f.message)
+    text = "; ".join(f"{code} x{n}: {first[code]}" for code, n in sorted(counts.items()))
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def tenant_after_generation(tenant: TenantState, request: WindowRequest, result: GenerationResult,
+                            now: dt.datetime) -> TenantState:
+    """The tenant once a window ran: its sequence and batch moved on, and the window closed, or,
+    a scheduled window the health check blocked, (still) in the blocked list and not closed."""
+    key = request.window_key
+    if result.blocked and retries_blocked(request):
+        before = tenant.blocked_window(key)
+        record = BlockedWindow(key, blocked_reason(result.report), len(result.report.errors),
+                               before.since if before else now, now, (before.attempts if before else 0) + 1,
+                               request.command_id)
+        others = tuple(b for b in tenant.blocked if b.window_key != key)
+        return replace(tenant, blocked=others + (record,))
+    batch_ids = tenant.batch_ids + ((result.batch.batch_id,) if result.batch else ())
+    return replace(tenant, sequence=result.sequence or tenant.sequence, closed=tenant.closed | {key},
+                   batch_ids=batch_ids, blocked=tuple(b for b in tenant.blocked if b.window_key != key))
+
+
+def tenant_after_refusal(tenant: TenantState, request: WindowRequest) -> TenantState:
+    """A window refused outright (a domain error, not the health check) is closed, never retried."""
+    key = request.window_key
+    return replace(tenant, closed=tenant.closed | {key}, blocked=tuple(b for b in tenant.blocked if b.window_key != key))
+
+
+def starts_new_attempt(state: WindowState | None, tenant: TenantState | None, request: WindowRequest) -> bool:
+    """A message for a window already done opens a new attempt only if the window is blocked (not
+    closed) and its command is one the window has not run yet: a retry (or an operator's close),
+    not a replay of an earlier attempt (those only get their reservations released)."""
+    if state is None or not state.done or not state.blocked or tenant is None:
+        return False
+    blocked = tenant.blocked_window(request.window_key)
+    if blocked is None or request.window_key in tenant.closed:
+        return False
+    earlier = {blocked.last_command_id, state.request.command_id, f"close:{tenant.tenant_id}:{request.window_key}",
+               *(retry_command_id(tenant.tenant_id, request.window_key, n) for n in range(1, blocked.attempts))}
+    return request.command_id not in earlier
 
 
 def on_chunk(state: WindowState | None, chunk: LinesChunk) -> WindowState:
@@ -74,8 +156,8 @@ def generate(request: WindowRequest, chunks: Iterable[LinesChunk], hierarchy: Bi
         for line in chunk.lines:
             lines[line.pay_line_id] = line
     period_start, period_end = request.period_start, request.period_end
-    if request.on_demand and lines:      # an on-demand run covers the dates of what it invoices
-        period_start = min(x.work_date for x in lines.values())
+    if request.on_demand and lines:      # an on-demand run covers the days of what it invoices
+        period_start = min(x.work_start or x.work_date for x in lines.values())
         period_end = max(x.work_date for x in lines.values())
     gen = GenerationRequest(
         tenant_id=request.tenant_id, batch_key=request.window_key, issue_date=request.as_of,

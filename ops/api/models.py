@@ -154,3 +154,25 @@ class TenantHealth(BaseModel):
     ok: bool
     findings: list[HealthFinding]
     coverage: Coverage
+
+
+class WindowRow(BaseModel):
+    window_id: str
+    cycle: Literal["WEEKLY", "SEMI_MONTHLY", "MONTHLY"]
+    status: Literal["SCHEDULED", "IN_PROGRESS", "BLOCKED", "CLOSED", "REFUSED"]
+    period_start: str | None
+    period_end: str
+    run_at: str | None = Field(description="SCHEDULED: when the scheduler closes it")
+    reason: str | None = Field(description="BLOCKED: the health check's errors, summarised")
+    errors: int | None
+    since: str | None = Field(description="BLOCKED: first refused by the health check")
+    last_attempt: str | None
+    attempts: int | None = Field(description="BLOCKED: attempts so far; retried on each scheduler cycle")
+    invoice_count: int | None
+    batch_id: str | None
+
+
+class TenantWindows(BaseModel):
+    tenant_id: str
+    served_here: bool = Field(description="whether this worker holds the tenant's window state")
+    windows: list[WindowRow]

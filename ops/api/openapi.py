@@ -17,7 +17,7 @@ ERRORS = {code: {"description": text, "content": {"application/json": {"schema":
                              ("403", "Token not allowed for this tenant"), ("404", "Not found"),
                              ("422", "A field is invalid"))}
 MODELS: list[type[BaseModel]] = [m.Error, m.CommandAccepted, m.BatchList, m.BatchInvoices, m.InvoiceDetail,
-                                 m.TenantHealth, *m.COMMAND_BODIES.values()]
+                                 m.TenantHealth, m.TenantWindows, *m.COMMAND_BODIES.values()]
 
 
 def _ref(model: type[BaseModel]) -> dict:
@@ -49,6 +49,8 @@ def build() -> dict:
             "One invoice with its lines and status history", m.InvoiceDetail,
             [{"name": "invoice_id", "in": "path", "required": True, "schema": ID_SCHEMA}], not_found=True),
         f"{PREFIX}/health": _get("The health check over the tenant's pending pay lines", m.TenantHealth, []),
+        f"{PREFIX}/windows": _get("Batch windows: scheduled, in progress, blocked (why, since when; retried on "
+                                  "each scheduler cycle), closed", m.TenantWindows, []),
     }
     for name, body in m.COMMAND_BODIES.items():
         paths[f"{PREFIX}/commands/{name}"] = {"post": {
@@ -59,7 +61,7 @@ def build() -> dict:
             "security": [{"bearer": []}]}}
     return {"openapi": "3.1.0",
             "info": {"title": "backoffice ops API", "version": "1.0.0",
-                     "description": "Batches, invoices, health and operator commands of one worker."},
+                     "description": "Batches, invoices, windows, health and operator commands of one worker."},
             "paths": paths,
             "components": {"schemas": schemas,
                            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}}}

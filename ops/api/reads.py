@@ -80,3 +80,55 @@ def tenant_health(tenant_id: str, lines: list[PayLine], placements: Mapping[str,
     return {"tenant_id": tenant_id, "ok": report.ok, "coverage": cover,
             "findings": [{"severity": f.severity.value, "code": f.code, "message": f.message, "ref": f.ref}
                          for f in report.findings]}
+
+
+def tenant_windows(tenant_id: str, state, window_states: Iterable, upcoming: Iterable, served_here: bool) -> dict:
+    """The tenant's batch windows: BLOCKED (the health check refused it; retried on each scheduler
+    cycle, with why and since when), IN_PROGRESS, CLOSED (generated), REFUSED (a domain error) and
+    the next SCHEDULED one of each cycle. `state`: its TenantState (None when unknown here);
+    `window_states`: its WindowState rows; `upcoming`: the next BatchWindow of each cycle."""
+    closed = state.closed if state else frozenset()
+    blocked = {b.window_key: b for b in (state.blocked if state else ())}
+    rows: dict[str, dict] = {}
+    for ws in window_states:
+        request = ws.request
+        if request.cycle is None:                     # on-demand runs are not windows
+            continue
+        key = request.window_key
+        status = _window_status(ws, key in closed, key in blocked)
+        rows[key] = _window_row(key, request.period_start, request.period_end, status,
+                                invoice_count=ws.invoice_count if status == "CLOSED" else None,
+                                batch_id=ws.batch_id if status == "CLOSED" else None)
+    for key, record in blocked.items():
+        row = rows.get(key) or _window_row(key, None, None, "BLOCKED")
+        if row["status"] != "IN_PROGRESS":            # a retry running now stays IN_PROGRESS
+            row["status"] = "BLOCKED"
+        row.update(reason=record.reason, errors=record.errors, since=record.since.isoformat(),
+                   last_attempt=record.last_attempt.isoformat(), attempts=record.attempts)
+        rows[key] = row
+    for window in upcoming:
+        if window.window_id not in rows:
+            rows[window.window_id] = _window_row(window.window_id, window.period_start, window.period_end,
+                                                 "SCHEDULED", run_at=window.run_at.isoformat())
+    ordered = sorted(rows.values(), key=lambda r: (r["window_id"].partition(":")[2], r["window_id"]))
+    return {"tenant_id": tenant_id, "served_here": served_here, "windows": ordered}
+
+
+def _window_status(ws, closed: bool, blocked: bool) -> str:
+    if not ws.done:
+        return "IN_PROGRESS"
+    if blocked:
+        return "BLOCKED"
+    if closed:
+        return "REFUSED" if ws.blocked else "CLOSED"      # blocked and closed: refused outright
+    return "BLOCKED" if ws.blocked else "CLOSED"
+
+
+def _window_row(key: str, start: dt.date | None, end: dt.date | None, status: str, **extra) -> dict:
+    cycle, _, period_end = key.partition(":")
+    row = {"window_id": key, "cycle": cycle, "period_start": start.isoformat() if start else None,
+           "period_end": (end.isoformat() if end else period_end), "status": status, "run_at": None,
+           "reason": None, "errors": None, "since": None, "last_attempt": None, "attempts": None,
+           "invoice_count": None, "batch_id": None}
+    row.update(extra)
+    return row

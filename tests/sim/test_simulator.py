@@ -61,14 +61,54 @@ def test_expected_pay_lines_use_the_latest_approval_and_round_half_up():
     for e in stream.events:
         if e.topic == ATS_TIMESHEETS:
             latest[e.record["timesheet_id"]] = e.record
-    expected = {(x["timesheet_id"], x["pay_code"]): x for x in stream.expected_pay_lines if x["source"] == "TIMESHEET"}
+    expected = {}
+    for x in stream.expected_pay_lines:
+        if x["source"] == "TIMESHEET":
+            expected.setdefault((x["timesheet_id"], x["pay_code"]), []).append(x)
     assert len({k[0] for k in expected}) == len(latest)
     for ts in latest.values():
-        rates = {r["pay_code"]: r["rate"] for r in placements[ts["placement_id"]]["bill_rates"]}
+        placement = placements[ts["placement_id"]]
+        rates = {r["pay_code"]: r["rate"] for r in placement["bill_rates"]}
         for code in {x["pay_code"] for x in ts["entries"]}:
-            hours = sum(x["hours"] for x in ts["entries"] if x["pay_code"] == code)
-            line = expected[(ts["timesheet_id"], code)]
-            assert Decimal(line["amount"]) == (hours * rates[code]).quantize(Decimal("0.01"), "ROUND_HALF_UP")
+            by_period = {}
+            for x in ts["entries"]:
+                if x["pay_code"] == code:
+                    period = _period(placement["billing_cycle"], x["work_date"])
+                    by_period[period] = by_period.get(period, Decimal(0)) + x["hours"]
+            lines = expected[(ts["timesheet_id"], code)]
+            got = {_period(placement["billing_cycle"], dt.date.fromisoformat(x["work_date"])): Decimal(x["amount"])
+                   for x in lines}
+            assert len(got) == len(lines)
+            assert got == {p: (h * rates[code]).quantize(Decimal("0.01"), "ROUND_HALF_UP") for p, h in by_period.items()}
+
+
+def _period(cycle, day):
+    """The billing period a day falls in (seed 003), written apart from the simulator's own."""
+    if cycle == "MONTHLY":
+        return (day.year, day.month)
+    if cycle == "SEMI_MONTHLY":
+        return (day.year, day.month, day.day > 15)
+    return "whole week"
+
+
+def test_a_week_over_a_period_end_is_expected_in_one_line_per_period_dated_inside_it():
+    stream = generate(**{**ARGS, "bad_rate": 0.0, "placements": 60})
+    placements = {e.record["placement_id"]: e.record for e in stream.events if e.topic == ATS_PLACEMENTS}
+    split = [x for x in stream.expected_pay_lines if x.get("period_end")]
+    assert {placements[x["placement_id"]]["billing_cycle"] for x in split} == {"MONTHLY", "SEMI_MONTHLY"}
+    for x in stream.expected_pay_lines:
+        if x["source"] != "TIMESHEET":
+            continue
+        cycle, week_ending = placements[x["placement_id"]]["billing_cycle"], dt.date.fromisoformat(x["week_ending"])
+        week = [week_ending - dt.timedelta(days=n) for n in range(7)]
+        straddles = len({_period(cycle, d) for d in week}) > 1
+        assert bool(x.get("period_end")) == straddles, x
+        work_date = dt.date.fromisoformat(x["work_date"])
+        assert x["effective_date"] == x["work_date"]
+        if straddles:      # the last day of the week inside its period
+            assert work_date == max(d for d in week if _period(cycle, d) == _period(cycle, work_date))
+        else:
+            assert work_date == week_ending
 
 
 def test_bad_messages_are_really_bad_and_not_expected():

@@ -11,7 +11,9 @@ def expected_line_id(x: dict) -> str:
     base = f"{x['tenant_id']}:{x['placement_id']}"
     if x["source"] == "FEE":
         return f"{base}|FEE|{x['fee_id']}"
-    return f"{base}|TS|{x['timesheet_id']}|{x['pay_code']}"
+    line = f"{base}|TS|{x['timesheet_id']}|{x['pay_code']}"
+    part = x.get("period_end")          # a week split at a semi-monthly or monthly period end
+    return f"{line}|{dt.date.fromisoformat(part):%Y%m%d}" if part else line
 
 
 def due_by(expected_pay_lines: Iterable[dict], as_of: dt.date) -> dict[str, Decimal]:

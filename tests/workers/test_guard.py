@@ -58,3 +58,20 @@ def test_a_command_the_pure_conversion_chokes_on_is_refused_not_a_crash():
 
     with pytest.raises(CommandRefused, match="OverflowError: date value out of range"):
         _pure(overflowing, {})
+
+
+def test_a_failed_timer_tick_is_logged_and_the_next_tick_runs(caplog):
+    ticks = []
+
+    @guard.keeps_ticking("scheduler")
+    async def tick():
+        ticks.append(1)
+        if len(ticks) == 1:
+            raise ConnectionError("broker away")
+
+    with caplog.at_level(logging.ERROR, logger="workers.guard"):
+        asyncio.run(tick())
+        asyncio.run(tick())
+    assert len(ticks) == 2
+    (record,) = caplog.records
+    assert "scheduler" in record.getMessage() and record.exc_info[0] is ConnectionError
