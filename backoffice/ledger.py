@@ -372,11 +372,8 @@ def settle_invoiced(ledger: PlacementLedger, invoiced: Iterable[tuple[PayLine, s
         billed_qty = sum((x.quantity for x in billed), ZERO)
         billed_amt = sum((x.amount for x in billed), ZERO)
         if (wanted_qty, wanted_amt) != (billed_qty, billed_amt):
-            n = len(billed)
-            while f"{slot}|adj{n}" in lines:
-                n += 1
-            adjustment = _adjustment(template, f"{slot}|adj{n}", wanted_qty - billed_qty, wanted_amt - billed_amt,
-                                     held, today)
+            adjustment = _adjustment(template, _free_adjustment_id(lines, slot, len(billed)), wanted_qty - billed_qty,
+                                     wanted_amt - billed_amt, held, today)
             lines[adjustment.pay_line_id] = adjustment
             added.append(adjustment)
     if lines == ledger.lines:

@@ -70,17 +70,24 @@ def resync(tenant, invoice_id, batch_id) -> None:
 @click.option("--format", "fmt", type=click.Choice(["iif", "xero-csv", "qbo-csv", "csv"]), required=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True)
 @click.option("--tenant", default=None, help="Only this tenant's documents (batch ids are per tenant already).")
-def export_batch(batch_id, fmt, out_dir, tenant) -> None:
-    """Write BATCH's invoices and credit memos in an offline AR/GL import format, with the PDFs, as one zip."""
+@click.option("--date-format", type=click.Choice(["DD/MM/YYYY", "MM/DD/YYYY"]), default=None,
+              help="xero-csv: the organisation's date format (default: the tenant's stored Xero mapping).")
+@click.option("--sales-tax-item", default=None, help="iif: the company's sales-tax item name (needed when taxed).")
+def export_batch(batch_id, fmt, out_dir, tenant, date_format, sales_tax_item) -> None:
+    """Write BATCH's invoices and credit memos in an offline AR/GL import format, with the PDFs, as one zip.
+    A QBO CSV carries invoices only: credit memos are listed in a note beside it."""
     from pathlib import Path
 
     from connectors.export.bundle import build_zip
+    from connectors.export.formats import ExportSettingMissing
     from documents.store import LocalDocumentStore
     from infra.readback import read_to_end
     from schemas.codec import decode
     from schemas.mapping import invoice_from_record
     from schemas.topics import BILLING_INVOICES
 
+    if fmt == "xero-csv" and date_format is None:
+        date_format = _stored_xero_date_format(tenant)
     bootstrap = require_bootstrap(settings_or_exit())
     latest: dict[str, dict] = {}
     for msg in read_to_end(bootstrap, BILLING_INVOICES, timeout=300):
@@ -103,8 +110,25 @@ def export_batch(batch_id, fmt, out_dir, tenant) -> None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     target = out / f"{batch_id}-{fmt}.zip"
-    target.write_bytes(build_zip(fmt, batch_id, docs, pdfs))
+    try:
+        data = build_zip(fmt, batch_id, docs, pdfs, {"date_format": date_format or "", "sales_tax_item": sales_tax_item})
+    except ExportSettingMissing as exc:
+        raise click.ClickException(str(exc)) from None
+    target.write_bytes(data)
     click.echo(f"{len(docs)} document(s) of {batch_id} -> {target}")
+
+
+def _stored_xero_date_format(tenant: str | None) -> str | None:
+    """The tenant's Xero organisation date format from its stored mapping, when there is one."""
+    from connectors.registry import ConfigError, Registry, load_connections
+
+    if tenant is None:
+        return None
+    try:
+        registry = Registry("xero", load_connections())
+        return (registry.store.load_mapping(registry.connections[tenant].key) or {}).get("date_format")
+    except (ConfigError, KeyError, OSError):
+        return None
 
 
 @cli.command()
@@ -113,8 +137,21 @@ def export_batch(batch_id, fmt, out_dir, tenant) -> None:
 @click.option("--code", default=None, help="An authorization code already obtained (skips the local listener).")
 @click.option("--redirect-port", type=int, default=8765, show_default=True, help="Loopback port of the redirect URI.")
 @click.option("--timeout", type=float, default=300, show_default=True, help="Seconds to wait for the browser.")
-def connect(system, tenant, code, redirect_port, timeout) -> None:
-    """Onboard a tenant: OAuth 2.0 authorization code -> tokens in the encrypted token store."""
+@click.option("--reconfigure", is_flag=True, help="Tokens are stored already: only (re)map the company's ids.")
+@click.option("--income-account", default=None, help="QuickBooks: Account Id (Income) of the items we create.")
+@click.option("--taxable-tax-code", default=None, help="QuickBooks: TaxCode Id of taxable lines (TAX in the US).")
+@click.option("--exempt-tax-code", default=None, help="QuickBooks: TaxCode Id of exempt lines (NON in the US).")
+@click.option("--item-timesheets", default=None, help="QuickBooks: Item Id for timesheet lines (optional).")
+@click.option("--item-products-services", default=None, help="QuickBooks: Item Id for product lines (optional).")
+@click.option("--account-code", default=None, help="Xero: revenue Account Code of our lines.")
+@click.option("--taxable-tax-type", default=None, help="Xero: TaxType of taxable lines.")
+@click.option("--exempt-tax-type", default=None, help="Xero: TaxType of exempt lines.")
+@click.option("--date-format", type=click.Choice(["DD/MM/YYYY", "MM/DD/YYYY"]), default=None,
+              help="Xero: override the organisation's date format (read from its CountryCode).")
+def connect(system, tenant, code, redirect_port, timeout, reconfigure, **choices) -> None:
+    """Onboard a tenant: OAuth 2.0 authorization code -> tokens in the encrypted token store, then
+    map the company's accounts, items and tax codes (read through the vendor API) and store the
+    mapping with the tokens. Missing choices are prompted for on a terminal, refused otherwise."""
     import secrets
     from http.server import BaseHTTPRequestHandler, HTTPServer
     from urllib.parse import parse_qs, urlparse
@@ -131,6 +168,9 @@ def connect(system, tenant, code, redirect_port, timeout) -> None:
     secret = os.environ.get(s.get("client_secret_env", ""), s.get("client_secret", ""))
     redirect_uri = s.get("redirect_uri") or f"http://127.0.0.1:{redirect_port}/callback"
     state = secrets.token_urlsafe(16)
+    if reconfigure:
+        _store_mapping(system, tenant, registry, conn, secret, choices)
+        return
     if code is None:
         click.echo("Open this address, sign in and allow access:\n  " + authorize_url(
             s.get("authorize_url", ""), s.get("client_id", ""), redirect_uri, s.get("scope", ""), state))
@@ -157,3 +197,48 @@ def connect(system, tenant, code, redirect_port, timeout) -> None:
         code = received["code"]
     exchange_code(registry.store, conn.key, s["token_url"], s.get("client_id", ""), secret, code, redirect_uri)
     click.echo(f"{system} connected for tenant {tenant}; tokens stored encrypted")
+    _store_mapping(system, tenant, registry, conn, secret, choices)
+
+
+def _store_mapping(system, tenant, registry, conn, secret, choices) -> None:
+    """Read the company's ids through the vendor API, resolve the operator's choices, store them."""
+    import sys
+
+    from connectors.configure import SettingNeeded, qbo_choices, resolve, xero_choices
+    from connectors.oauth import OAuthTokenProvider
+
+    s = conn.settings
+    tokens = OAuthTokenProvider(registry.store, conn.key, s["token_url"], s.get("client_id", ""), secret)
+
+    async def read():
+        if system == "quickbooks":
+            from connectors.qbo_http import QboHttp, QboLimits
+
+            http = QboHttp(s["base_url"], s["realm_id"], tokens, QboLimits())
+            reader = qbo_choices
+        else:
+            from connectors.xero_http import XeroHttp, XeroLimits
+
+            http = XeroHttp(s["base_url"], s["xero_tenant_id"], tokens, XeroLimits())
+            reader = xero_choices
+        try:
+            return await reader(http)
+        finally:
+            await http.aclose()
+
+    company = asyncio.run(read())
+    given = dict(choices)
+    while True:
+        try:
+            mapping = resolve(system, tenant, company, given)
+            break
+        except SettingNeeded as exc:
+            if not sys.stdin.isatty():
+                raise click.ClickException(f"{system} mapping for tenant {tenant}: {exc}") from None
+            click.echo(str(exc))
+            given[exc.setting] = click.prompt(exc.setting, type=click.Choice(sorted(exc.options)))
+    registry.store.save_mapping(conn.key, mapping)
+    click.echo(f"{system} mapping stored for tenant {tenant}: " + ", ".join(f"{k}={v}" for k, v in mapping.items()))
+    if system == "quickbooks" and not company.derived.get("custom_txn_numbers"):
+        click.echo("warning: the company's 'Custom transaction numbers' preference is off: the connector refuses "
+                   "to sync until it is on (QuickBooks would renumber every document)", err=True)

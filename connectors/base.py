@@ -52,12 +52,13 @@ class SyncOutcome:
 @dataclass(frozen=True, slots=True)
 class OutgoingDocument:
     """What a connector is asked to book: our document, its PDF, and (for a linked credit
-    memo) the external id of the invoice it credits."""
+    memo) the external id and the printed number of each invoice it credits."""
 
     invoice: Invoice
     pdf: bytes | None = None
     pdf_name: str | None = None
     credited_external_ids: tuple[str, ...] = field(default_factory=tuple)
+    credited_numbers: tuple[str, ...] = field(default_factory=tuple)    # what the customer can read
 
 
 class ConnectorError(Exception):
@@ -74,7 +75,7 @@ class NeedsReauthorization(ConnectorError):
 
 def operation_key(tenant_id: str, invoice_id: str, operation: str, limit: int = 50) -> str:
     """A deterministic id for one vendor write, reused on every retry of that write
-    (QBO `requestid` <= 50 chars, Xero `Idempotency-Key`)."""
+    (QBO `requestid`: the QBO connector asks for <= 36 characters, its batch limit; Xero `Idempotency-Key`)."""
     digest = hashlib.sha256(f"{tenant_id}\x1f{invoice_id}\x1f{operation}".encode()).hexdigest()
     prefix = operation[:8]
     return f"{prefix}-{digest}"[:limit]

@@ -1,7 +1,9 @@
 """One QuickBooks Online realm's HTTP calls: auth, limits, retries, Faults.
 
-QBO allows 500 requests a minute and 10 in flight per realm; we keep inside both on our
-side (a semaphore and the same sliding window as the Xero client). A `Fault` body is an
+QBO allows 500 requests a minute and 10 in flight per realm, and the batch endpoint 40
+requests a minute per realm (Intuit, "API call limits and throttles" and "Batch operation":
+"up to 10 payloads ... up to 40 requests per minute"); we keep inside all three on our side
+(a semaphore, the same sliding window as the Xero client, and a second window for /batch). A `Fault` body is an
 error even under HTTP 200. 401 refreshes the token once and resends with the same `requestid`
 (a second 401 is an error the runner retries, still with that `requestid`); 429 (JSON or XML body) waits `Retry-After` or the configured time; 5xx and
 lost reads are retried with jittered exponential backoff; a write whose answer was lost
@@ -20,7 +22,12 @@ from connectors.base import ConnectorError, PermanentError, TokenProvider
 from connectors.xero_http import SlidingWindow, UnknownOutcome
 from ops import metrics
 
+# Intuit reports a duplicate DocNumber as 6140 and, on other endpoints/versions, 6210
+# ("Top QuickBooks Online API errors": 6210 Duplicate Document Number Error).
+DUPLICATE_NUMBERS = frozenset({"6140", "6210"})
 DUPLICATE_NUMBER, STALE_OBJECT = "6140", "5010"
+REQUESTID_MAX = 36          # a batch requestid longer than 36 characters refuses the whole batch
+BATCH_ID_MAX = 10           # each bId <= 10 characters when the batch carries a requestid
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +35,8 @@ class QboLimits:
     calls_per_minute: int = 500
     concurrency: int = 10
     minute_seconds: float = 60.0
-    batch_size: int = 10
+    batch_size: int = 10                    # Intuit: up to 10 payloads a batch
+    batches_per_minute: int = 40            # Intuit: 40 batch requests a minute per realm
     rate_limit_wait: float = 60.0           # when a 429 carries no Retry-After
     rate_limit_waits: int = 30
     server_error_attempts: int = 4
@@ -68,6 +76,7 @@ class QboHttp:
                                          limits=httpx.Limits(max_connections=limits.concurrency))
         self._concurrency = asyncio.Semaphore(limits.concurrency)
         self._window = SlidingWindow(limits.calls_per_minute, limits.minute_seconds)
+        self._batch_window = SlidingWindow(limits.batches_per_minute, limits.minute_seconds)
         self.calls = self.rate_limited = 0
         self.waits: list[float] = []            # seconds waited per 429 (Retry-After or the fallback)
 
@@ -112,26 +121,35 @@ class QboHttp:
                     wait = self.limits.rate_limit_wait
                 self.waits.append(wait)
                 self._window.block_for(wait)
+                if path == "/batch":
+                    self._batch_window.block_for(wait)
                 continue
             return self._decode(method, path, response)
 
     async def _send(self, method, path, params, json, files, stale) -> tuple[httpx.Response, str]:
         """The token is taken once a slot is free, so calls queued behind the semaphore do not all
         go out with a token that expired while they waited."""
-        async with self._concurrency:
-            token = await (self._tokens.refreshed(stale) if stale else self._tokens.access_token())
-            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-            await self._window.acquire()
-            try:
-                self.calls += 1
-                return await self._client.request(method, path, params=params, json=json, files=files,
-                                                  headers=headers), token
-            except httpx.TransportError as exc:
-                if method == "GET":
-                    raise _ServerFault(f"{type(exc).__name__}: {exc}") from exc
-                raise UnknownOutcome(f"QuickBooks {method} {path}: {type(exc).__name__} {exc}") from exc
-            finally:
-                self._window.release()
+        batch = path == "/batch"
+        if batch:                   # waited for outside the semaphore: queued batches never hold a slot
+            await self._batch_window.acquire()
+        try:
+            async with self._concurrency:
+                token = await (self._tokens.refreshed(stale) if stale else self._tokens.access_token())
+                headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+                await self._window.acquire()
+                try:
+                    self.calls += 1
+                    return await self._client.request(method, path, params=params, json=json, files=files,
+                                                      headers=headers), token
+                except httpx.TransportError as exc:
+                    if method == "GET":
+                        raise _ServerFault(f"{type(exc).__name__}: {exc}") from exc
+                    raise UnknownOutcome(f"QuickBooks {method} {path}: {type(exc).__name__} {exc}") from exc
+                finally:
+                    self._window.release()
+        finally:
+            if batch:
+                self._batch_window.release()
 
     def _decode(self, method: str, path: str, response: httpx.Response) -> Any:
         status = response.status_code

@@ -10,7 +10,9 @@
         client_secret_env: XERO_CLIENT_SECRET     # the secret itself stays in the environment
 
 Connector classes register by system name; tokens come from the encrypted token store
-(BACKOFFICE_TOKEN_DIR, key BACKOFFICE_TOKEN_KEY), one connection per (system, tenant).
+(BACKOFFICE_TOKEN_DIR, key BACKOFFICE_TOKEN_KEY), one connection per (system, tenant), and
+so does the connection's per-company mapping (connectors.mapping, written by `backoffice
+connect`): a tenant without one is refused (MappingMissing pauses it) instead of guessed.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from typing import Callable
 import yaml
 
 from connectors.base import Connector
+from connectors.mapping import MappingMissing, QboMapping, XeroMapping, mapping_from
 from connectors.oauth import OAuthTokenProvider
 from connectors.tokens import FernetFileStore, TokenStore
 
@@ -41,7 +44,7 @@ class Connection:
         return f"{self.system}-{self.tenant_id}"
 
 
-Factory = Callable[[Connection, OAuthTokenProvider], Connector]
+Factory = Callable[[Connection, OAuthTokenProvider, object], Connector]
 FACTORIES: dict[str, Factory] = {}
 
 
@@ -49,20 +52,22 @@ def register(system: str, factory: Factory) -> None:
     FACTORIES[system] = factory
 
 
-def _xero(conn: Connection, tokens: OAuthTokenProvider) -> Connector:
-    from connectors.xero import XeroConnector, XeroLimits
+def _xero(conn: Connection, tokens: OAuthTokenProvider, mapping: XeroMapping) -> Connector:
+    from connectors.xero import XeroConnector, XeroLimits, XeroOptions
 
     limits = XeroLimits(**conn.settings.get("limits", {}))
-    return XeroConnector(conn.settings["base_url"], conn.settings["xero_tenant_id"], conn.tenant_id, tokens, limits)
+    options = XeroOptions(account_code=mapping.account_code, taxable_tax_type=mapping.taxable_tax_type,
+                          exempt_tax_type=mapping.exempt_tax_type)
+    return XeroConnector(conn.settings["base_url"], conn.settings["xero_tenant_id"], conn.tenant_id, tokens, limits,
+                         options)
 
 
-def _quickbooks(conn: Connection, tokens: OAuthTokenProvider) -> Connector:
+def _quickbooks(conn: Connection, tokens: OAuthTokenProvider, mapping: QboMapping) -> Connector:
     from connectors.qbo_http import QboLimits
     from connectors.quickbooks import QuickBooksConnector
 
     return QuickBooksConnector(conn.settings["base_url"], conn.settings["realm_id"], conn.tenant_id, tokens,
-                               QboLimits(**conn.settings.get("limits", {})),
-                               income_account=str(conn.settings.get("income_account", "1")))
+                               QboLimits(**conn.settings.get("limits", {})), mapping=mapping)
 
 
 register("xero", _xero)
@@ -107,13 +112,20 @@ class Registry:
             conn = self.connections[tenant_id]
             s = conn.settings
             secret = os.environ.get(s.get("client_secret_env", ""), s.get("client_secret", ""))
+            mapping = mapping_from(self.system, tenant_id, self.store.load_mapping(conn.key))  # or MappingMissing
             tokens = OAuthTokenProvider(self.store, conn.key, s["token_url"], s.get("client_id", ""), secret)
-            self._built[tenant_id] = FACTORIES[self.system](conn, tokens)
+            self._built[tenant_id] = FACTORIES[self.system](conn, tokens, mapping)
         return self._built[tenant_id]
 
     def reauthorized(self, tenant_id: str) -> bool:
-        """Does the token store hold a usable grant for the tenant again (after `backoffice connect`)?"""
-        tokens = self.store.load(self.connections[tenant_id].key)
+        """Does the token store hold a usable grant and a complete mapping for the tenant again
+        (after `backoffice connect`)?"""
+        key = self.connections[tenant_id].key
+        tokens = self.store.load(key)
+        try:
+            mapping_from(self.system, tenant_id, self.store.load_mapping(key))
+        except MappingMissing:
+            return False
         return tokens is not None and not tokens.needs_reauth
 
     async def reset(self, tenant_id: str) -> None:

@@ -356,7 +356,8 @@ class ConnectorRunner:
             except (OSError, KeyError) as exc:
                 log.warning("no PDF for %s: %s", job.invoice.invoice_id, exc)
         credited = tuple(dict.fromkeys(self.synced[c].external_id for c in _credited(job)))  # all synced: checked
-        return OutgoingDocument(job.invoice, pdf, name, credited)
+        numbers = tuple(dict.fromkeys(self.synced[c].number for c in _credited(job) if self.synced[c].number))
+        return OutgoingDocument(job.invoice, pdf, name, credited, numbers)
 
     # -- results -----------------------------------------------------------------------------
     def _result(self, job: Job, outcome: SyncOutcome, tracked: bool = True) -> None:

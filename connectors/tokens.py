@@ -43,6 +43,10 @@ class TokenStore(Protocol):
 
     def locked(self, connection: str) -> contextlib.AbstractContextManager: ...
 
+    def load_mapping(self, connection: str) -> dict | None: ...
+
+    def save_mapping(self, connection: str, mapping: dict) -> None: ...
+
 
 class FernetFileStore:
     def __init__(self, directory: Path | str, key: str | bytes | None = None) -> None:
@@ -78,6 +82,23 @@ class FernetFileStore:
         os.chmod(tmp, 0o600)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
+        os.replace(tmp, path)
+
+    def load_mapping(self, connection: str) -> dict | None:
+        """The connection's per-company mapping (connectors.mapping), stored beside its tokens."""
+        path = self._path(connection).with_suffix(".mapping")
+        if not path.exists():
+            return None
+        try:
+            return json.loads(self._fernet.decrypt(path.read_bytes()))
+        except InvalidToken:
+            raise TokenStoreError(f"mapping file for {connection} does not decrypt with BACKOFFICE_TOKEN_KEY") from None
+
+    def save_mapping(self, connection: str, mapping: dict) -> None:
+        path = self._path(connection).with_suffix(".mapping")
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_bytes(self._fernet.encrypt(json.dumps(mapping, sort_keys=True).encode()))
+        os.chmod(tmp, 0o600)
         os.replace(tmp, path)
 
     @contextlib.contextmanager

@@ -8,6 +8,11 @@ Writes are exactly-once on Xero's side by three layers:
 - Xero rejects a second document with our number ("... # must be unique"): we look it up
   and return it when it is ours (same type, contact, currency, total), or fail permanently.
 
+Request shape follows Xero's OpenAPI spec (xero_accounting.yaml): documents are written and
+read with `unitdp=4` (without it Xero rounds UnitAmount to 2 decimals), written with
+`summarizeErrors=false` (per-element errors flagged HasErrors), voided with the `Invoices` /
+`CreditNotes` wrapper body, and attachments are sent as `application/octet-stream`.
+
 Tenant-wide conditions raise instead of being reported per document: NeedsReauthorization
 (grant revoked) and XeroDailyLimitReached (with `resume_at`), so the runner pauses that
 tenant only; a later resubmission is reconciled and books nothing twice.
@@ -40,6 +45,12 @@ __all__ = ["XeroConnector", "XeroDailyLimitReached", "XeroLimits", "XeroOptions"
 TENANT_WIDE = (NeedsReauthorization, XeroDailyLimitReached)
 _NAMES_PER_LOOKUP = 10          # contact names OR-ed into one where clause
 _NUMBERS_PER_LOOKUP = 50
+# xero_accounting.yaml, parameter unitdp: "e.g. unitdp=4 - (Unit Decimal Places) You can opt in to
+# use four decimal places for unit amounts"; without it UnitAmount is rounded to 2 decimals.
+UNIT_DP = {"unitdp": "4"}
+WRITE_PARAMS = {"summarizeErrors": "false", **UNIT_DP}
+# xero_accounting.yaml, PUT .../{FileName} Attachments: requestBody application/octet-stream
+ATTACHMENT_CONTENT_TYPE = "application/octet-stream"
 
 Result = ExternalDocument | ConnectorError
 
@@ -137,7 +148,7 @@ class XeroConnector:
             body = {spec.collection: [document_payload(d.invoice, contacts[d.invoice.account_name].external_id,
                                                        self.options) for d in pending]}
             try:
-                answer = await self.http.call("PUT", f"/{spec.collection}", params={"summarizeErrors": "false"},
+                answer = await self.http.call("PUT", f"/{spec.collection}", params=WRITE_PARAMS,
                                               json=body, key=self._key(ids, f"create-{spec.collection}"))
             except UnknownOutcome:
                 pending = await self._reconcile(spec, pending, results, refuse_missing=False)
@@ -190,9 +201,9 @@ class XeroConnector:
         for start in range(0, len(numbers), _NUMBERS_PER_LOOKUP):
             chunk = numbers[start:start + _NUMBERS_PER_LOOKUP]
             if spec is INVOICES:
-                params = {"InvoiceNumbers": ",".join(chunk)}
+                params = {"InvoiceNumbers": ",".join(chunk), **UNIT_DP}
             else:
-                params = {"where": where_equals("CreditNoteNumber", chunk)}
+                params = {"where": where_equals("CreditNoteNumber", chunk), **UNIT_DP}
             body = await self.http.call("GET", f"/{spec.collection}", params=params)
             for doc in (body or {}).get(spec.collection, []):
                 if doc.get("Type") == spec.xero_type and doc.get("Status") != "DELETED":
@@ -210,7 +221,7 @@ class XeroConnector:
         plan = allocation_amounts(doc.invoice, doc.credited_external_ids)
         if not plan:
             return
-        existing = await self.http.call("GET", f"/CreditNotes/{credit.external_id}")
+        existing = await self.http.call("GET", f"/CreditNotes/{credit.external_id}", params=UNIT_DP)
         notes = (existing or {}).get("CreditNotes") or [{}]
         done = {(a.get("Invoice") or {}).get("InvoiceID") for a in notes[0].get("Allocations") or []}
         for invoice_id, amount in plan:
@@ -233,13 +244,14 @@ class XeroConnector:
     async def attach_pdf(self, external: ExternalDocument, name: str, pdf: bytes) -> None:
         spec = spec_for(external.kind)
         await self._write("PUT", f"/{spec.collection}/{external.external_id}/Attachments/{quote(name, safe='')}",
-                          content=pdf, content_type="application/pdf",
+                          content=pdf, content_type=ATTACHMENT_CONTENT_TYPE,
                           key=self._key(external.external_id, f"attach:{name}"))
 
     async def void(self, external: ExternalDocument) -> ExternalDocument:
         spec = spec_for(external.kind)
-        body = await self._write("POST", f"/{spec.collection}/{external.external_id}",
-                                 json={spec.id_field: external.external_id, "Status": "VOIDED"},
+        # the spec's body for POST /Invoices/{InvoiceID} (and CreditNotes) is the list wrapper
+        body = await self._write("POST", f"/{spec.collection}/{external.external_id}", params=UNIT_DP,
+                                 json={spec.collection: [{spec.id_field: external.external_id, "Status": "VOIDED"}]},
                                  key=self._key(external.external_id, "void"))
         return external_document(body[spec.collection][0], spec)
 

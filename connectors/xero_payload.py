@@ -210,8 +210,10 @@ def validation_messages(item: dict[str, Any]) -> list[str]:
 
 
 def has_errors(item: dict[str, Any]) -> bool:
-    return bool(item.get("HasValidationErrors")) or item.get("StatusAttributeString") == "ERROR" \
-        or bool(item.get("ValidationErrors"))
+    """xero_accounting.yaml: with summarizeErrors=false each element carries HasErrors (and
+    StatusAttributeString ERROR, ValidationErrors) for itself."""
+    return bool(item.get("HasErrors")) or bool(item.get("HasValidationErrors")) \
+        or item.get("StatusAttributeString") == "ERROR" or bool(item.get("ValidationErrors"))
 
 
 def is_duplicate_number(messages: list[str]) -> bool:

@@ -13,23 +13,29 @@ FORMATS = ("iif", "xero-csv", "qbo-csv", "csv")
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
-def import_files(fmt: str, documents: list[Invoice], stem: str) -> dict[str, bytes]:
+def import_files(fmt: str, documents: list[Invoice], stem: str, settings: dict | None = None) -> dict[str, bytes]:
+    """`settings`: the company's choices the format needs (iif: sales_tax_item; xero-csv: date_format)."""
+    settings = settings or {}
     if fmt == "iif":
-        return {f"{stem}.iif": formats.iif(documents)}
+        return {f"{stem}.iif": formats.iif(documents, sales_tax_item=settings.get("sales_tax_item"))}
     if fmt == "xero-csv":
-        files = formats.xero_csv(documents)
+        files = formats.xero_csv(documents, date_format=settings.get("date_format", ""))
         return {f"{stem}-xero-{i + 1:03d}.csv": data for i, data in enumerate(files)}
     if fmt == "qbo-csv":
-        return {f"{stem}-qbo-{name}.csv": data for name, data in formats.qbo_csv(documents).items()}
+        out = {f"{stem}-qbo-invoices.csv": formats.qbo_csv(documents)}
+        note = formats.left_out_of_qbo_csv(documents)
+        if note:
+            out[f"{stem}-qbo-credit-memos-not-imported.txt"] = note
+        return out
     if fmt == "csv":
         return {f"{stem}.csv": formats.plain_csv(documents)}
     raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
 
 
 def build_zip(fmt: str, batch_id: str, documents: Iterable[Invoice],
-              pdfs: Callable[[Invoice], list[tuple[str, bytes]]] = lambda _: []) -> bytes:
+              pdfs: Callable[[Invoice], list[tuple[str, bytes]]] = lambda _: [], settings: dict | None = None) -> bytes:
     docs = formats.ordered(documents)
-    entries = dict(import_files(fmt, docs, batch_id))
+    entries = dict(import_files(fmt, docs, batch_id, settings))
     for doc in docs:
         for name, data in pdfs(doc):
             entries[f"pdf/{name}"] = data

@@ -1,14 +1,18 @@
 """Import files for offline AR/GL systems, from our documents (pure: bytes out, no I/O).
 
-- QuickBooks Desktop IIF: tab-separated; `!TRNS`/`!SPL`/`!ENDTRNS` header rows, then per
-  document a TRNS row on Accounts Receivable carrying the total, one SPL row per line (and
-  one for sales tax) with the opposite sign, and ENDTRNS. TRNS + SPLs sum to zero. Credit
-  memos are TRNSTYPE CREDIT MEMO; our negative amounts give A/R the right sign.
+- QuickBooks Desktop IIF (Intuit's IIF import kit, "Invoice"/"Credit memo" examples with
+  sales tax): tab-separated; `!TRNS`/`!SPL`/`!ENDTRNS` header rows, then per document a TRNS
+  row on Accounts Receivable carrying the total, one SPL row per line with the opposite sign,
+  the sign carried by QNTY (PRICE is the positive unit price), and for sales tax one SPL row
+  on the company's sales-tax item (INVITEM, PRICE the rate in %) with EXTRA=AUTOSTAX, so
+  QuickBooks books it to the sales-tax liability. TRNS + SPLs sum to zero. Credit memos are
+  TRNSTYPE CREDIT MEMO; our negative amounts give A/R the right sign.
 - Xero sales-invoice CSV: Xero's documented columns (* = required), the invoice number
-  repeated on every line, dates DD/MM/YYYY, at most 500 invoices a file. Credit notes go
-  in their own files (Xero imports them from negative totals in the same template).
+  repeated on every line, dates in the organisation's regional format (the tenant's mapping:
+  DD/MM/YYYY, or MM/DD/YYYY for a US organisation), at most 500 invoices a file. Credit
+  notes go in their own files (Xero imports them from negative totals in the same template).
 - QuickBooks Online invoice CSV: one row per line, dates MM/DD/YYYY. QBO's importer takes
-  invoices only, so credit memos come in a separate file of the same shape.
+  invoices only, so a credit memo never goes in it (see `left_out_of_qbo_csv`).
 - csv: every line of every document with all our fields, for anything else.
 Rows are sorted by document number then line id, so the same batch gives the same bytes.
 """
@@ -20,6 +24,7 @@ from decimal import Decimal
 from typing import Iterable
 
 from backoffice.model import DocumentKind, Invoice, LineCategory
+from connectors.mapping import DATE_FORMATS
 
 XERO_COLUMNS = ["*ContactName", "EmailAddress", "POAddressLine1", "POAddressLine2", "POAddressLine3",
                 "POAddressLine4", "POCity", "PORegion", "POPostalCode", "POCountry", "*InvoiceNumber", "Reference",
@@ -78,24 +83,37 @@ def _csv(rows: list[list], columns: list[str], delimiter: str = ",") -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
+class ExportSettingMissing(ValueError):
+    """An export needs a per-company setting that was not given (never guessed)."""
+
+
 def iif(documents: Iterable[Invoice], *, ar_account: str = "Accounts Receivable", income_account: str = "Income",
-        tax_account: str = "Sales Tax Payable") -> bytes:
+        tax_account: str = "Sales Tax Payable", sales_tax_item: str | None = None) -> bytes:
+    docs = ordered(documents)
+    if any(d.tax for d in docs) and not sales_tax_item:
+        raise ExportSettingMissing("IIF export: setting 'sales_tax_item' is missing: the name of the company's "
+                                   "sales-tax item (QuickBooks: Lists > Item List, type Sales Tax Item)")
     rows = [["!TRNS", "TRNSID", "TRNSTYPE", "DATE", "ACCNT", "NAME", "AMOUNT", "DOCNUM", "MEMO", "DUEDATE", "TERMS"],
             ["!SPL", "SPLID", "TRNSTYPE", "DATE", "ACCNT", "NAME", "AMOUNT", "DOCNUM", "MEMO", "QNTY", "PRICE",
-             "INVITEM", "TAXABLE"],
+             "INVITEM", "TAXABLE", "EXTRA"],
             ["!ENDTRNS"]]
-    for doc in ordered(documents):
+    for doc in docs:
         kind = "CREDIT MEMO" if doc.kind is DocumentKind.CREDIT_MEMO else "INVOICE"
         name = _clean(doc.account_name)
         rows.append(["TRNS", "", kind, _us(doc.issue_date), ar_account, name, str(doc.total), doc.number or "",
                      _clean(f"{doc.invoice_id} {doc.purchase_order or ''}".strip()), _us(doc.due_date), _terms(doc)])
+        credit = doc.kind is DocumentKind.CREDIT_MEMO
         for ln in sorted(doc.lines, key=lambda x: x.line_id):
+            # the kit's sign convention: QNTY carries the SPL's sign (negative on an invoice,
+            # positive on a credit memo), PRICE stays the positive unit price
+            quantity = abs(ln.quantity) if credit else -abs(ln.quantity)
             rows.append(["SPL", "", kind, _us(doc.issue_date), income_account, name, str(-ln.amount), doc.number or "",
-                         _clean(ln.description), str(-ln.quantity), str(ln.rate), ITEMS[ln.category],
-                         "Y" if ln.taxable else "N"])
+                         _clean(ln.description), str(quantity), str(abs(ln.rate)), ITEMS[ln.category],
+                         "Y" if ln.taxable else "N", ""])
         if doc.tax:
-            rows.append(["SPL", "", kind, _us(doc.issue_date), tax_account, name, str(-doc.tax), doc.number or "",
-                         "Sales tax", "", "", "", "N"])
+            rows.append(["SPL", "", kind, _us(doc.issue_date), tax_account, "", str(-doc.tax), doc.number or "",
+                         "Sales tax", "", f"{(doc.tax_rate * 100).normalize():f}%", _clean(sales_tax_item or ""),
+                         "N", "AUTOSTAX"])
         rows.append(["ENDTRNS"])
     return "".join("\t".join(r) + "\r\n" for r in rows).encode("utf-8")
 
@@ -105,9 +123,14 @@ def _clean(text: str) -> str:
     return " ".join(text.replace("\t", " ").split())
 
 
-def xero_csv(documents: Iterable[Invoice], *, account_code: str = "200", taxable_type: str = "Tax on Sales",
-             exempt_type: str = "Tax Exempt") -> list[bytes]:
-    """One or more files (500 invoices each); invoices first, then credit notes."""
+def xero_csv(documents: Iterable[Invoice], *, date_format: str, account_code: str = "200",
+             taxable_type: str = "Tax on Sales", exempt_type: str = "Tax Exempt") -> list[bytes]:
+    """One or more files (500 invoices each); invoices first, then credit notes. `date_format`
+    is the organisation's (DD/MM/YYYY or MM/DD/YYYY): Xero reads the dates in it."""
+    if date_format not in DATE_FORMATS:
+        raise ExportSettingMissing(f"Xero CSV export: setting 'date_format' must be one of {', '.join(DATE_FORMATS)} "
+                                   f"(the organisation's regional format), not {date_format!r}")
+    strf = DATE_FORMATS[date_format]
     docs = ordered(documents)
     files = []
     for kind in (DocumentKind.INVOICE, DocumentKind.CREDIT_MEMO):
@@ -122,8 +145,8 @@ def xero_csv(documents: Iterable[Invoice], *, account_code: str = "200", taxable
                                  addr.line1 if addr else "", addr.line2 if addr else "", "", "",
                                  addr.city if addr else "", addr.region if addr else "",
                                  addr.postal_code if addr else "", addr.country if addr else "",
-                                 doc.number or "", doc.purchase_order or "", doc.issue_date.strftime("%d/%m/%Y"),
-                                 doc.due_date.strftime("%d/%m/%Y"), str(doc.total), "", ln.description,
+                                 doc.number or "", doc.purchase_order or "", doc.issue_date.strftime(strf),
+                                 doc.due_date.strftime(strf), str(doc.total), "", ln.description,
                                  str(ln.quantity), str(ln.rate), "", account_code,
                                  taxable_type if ln.taxable else exempt_type, str(tax), "", "", "", "",
                                  doc.currency, ""])
@@ -131,20 +154,28 @@ def xero_csv(documents: Iterable[Invoice], *, account_code: str = "200", taxable
     return files
 
 
-def qbo_csv(documents: Iterable[Invoice]) -> dict[str, bytes]:
-    """{"invoices": ..., "credit-memos": ...} (the second only when there are credit memos)."""
-    out = {}
-    for kind, name in ((DocumentKind.INVOICE, "invoices"), (DocumentKind.CREDIT_MEMO, "credit-memos")):
-        rows = []
-        for doc in (d for d in ordered(documents) if d.kind is kind):
-            for ln in sorted(doc.lines, key=lambda x: x.line_id):
-                rows.append([doc.number or "", doc.account_name, _us(doc.issue_date), _us(doc.due_date), _terms(doc),
-                             "", doc.invoice_id, ITEMS[ln.category], ln.description, str(ln.quantity), str(ln.rate),
-                             str(ln.amount), "Y" if ln.taxable else "N",
-                             f"{(doc.tax_rate * 100).normalize()}%" if ln.taxable else ""])
-        if rows or kind is DocumentKind.INVOICE:
-            out[name] = _csv(rows, QBO_COLUMNS)
-    return out
+def qbo_csv(documents: Iterable[Invoice]) -> bytes:
+    """The invoices only: QBO's CSV importer takes invoices, so credit memos (negative
+    amounts would book as negative invoices) are left out; `left_out_of_qbo_csv` lists them."""
+    rows = []
+    for doc in (d for d in ordered(documents) if d.kind is DocumentKind.INVOICE):
+        for ln in sorted(doc.lines, key=lambda x: x.line_id):
+            rows.append([doc.number or "", doc.account_name, _us(doc.issue_date), _us(doc.due_date), _terms(doc),
+                         "", doc.invoice_id, ITEMS[ln.category], ln.description, str(ln.quantity), str(ln.rate),
+                         str(ln.amount), "Y" if ln.taxable else "N",
+                         f"{(doc.tax_rate * 100).normalize()}%" if ln.taxable else ""])
+    return _csv(rows, QBO_COLUMNS)
+
+
+def left_out_of_qbo_csv(documents: Iterable[Invoice]) -> bytes:
+    """A note naming the credit memos a QBO CSV cannot carry: enter them in QuickBooks by hand
+    (their PDFs are in the same zip). Empty when there are none."""
+    memos = [d for d in ordered(documents) if d.kind is DocumentKind.CREDIT_MEMO]
+    if not memos:
+        return b""
+    lines = ["QuickBooks Online's CSV import takes invoices only. Enter these credit memos in QuickBooks:", ""]
+    lines += [f"{d.number or d.invoice_id}\t{d.account_name}\t{d.issue_date.isoformat()}\t{d.total}" for d in memos]
+    return ("\r\n".join(lines) + "\r\n").encode("utf-8")
 
 
 def plain_csv(documents: Iterable[Invoice]) -> bytes:

@@ -16,6 +16,11 @@ from connectors.tokens import FernetFileStore
 from schemas.codec import encode
 from schemas.mapping import invoice_to_record
 from schemas.topics import BILLING_INVOICES, BILLING_SYNC
+
+# what `backoffice connect` stores for the test servers' companies (their seeded ids)
+MAPPINGS = {"xero": {"account_code": "200", "taxable_tax_type": "OUTPUT", "exempt_tax_type": "NONE",
+                     "date_format": "DD/MM/YYYY"},
+            "quickbooks": {"income_account": "79", "taxable_tax_code": "TAX", "exempt_tax_code": "NON"}}
 from tests.workers.harness import records_by
 
 
@@ -48,11 +53,13 @@ class Setup:
             return self.server.issue_grant(org), {"xero_tenant_id": org}
         return self.server.issue_refresh_token(), {"realm_id": org}
 
-    def add(self, tenant, org, revoked=False):
+    def add(self, tenant, org, revoked=False, mapped=True):
         token, ids = self.grant(org)
         if revoked:
             self.server.revoke_grants_of(org) if self.system == "xero" else self.server.revoke(token)
         seed(self.store, f"{self.system}-{tenant}", token)
+        if mapped:
+            self.store.save_mapping(f"{self.system}-{tenant}", MAPPINGS[self.system])
         self.connections[tenant] = Connection(tenant, self.system, {
             "system": self.system, "base_url": self.server.base_url, "token_url": self.server.token_url,
             "client_id": "test-client", "client_secret": "test-secret", "limits": self.limits, **ids})

@@ -48,7 +48,7 @@ def parse_iif(data: bytes):
 
 def test_iif_transactions_balance_and_carry_every_line():
     docs = _batch()
-    groups = parse_iif(formats.iif(docs))
+    groups = parse_iif(formats.iif(docs, sales_tax_item="State Sales Tax"))
     assert len(groups) == len(docs)
     by_number = {d.number: d for d in docs}
     for trns, spls in groups:
@@ -64,7 +64,7 @@ def test_iif_transactions_balance_and_carry_every_line():
 
 def test_xero_csv_columns_dates_repeated_numbers_and_500_per_file():
     docs = [dataclasses.replace(d, number=str(5000 + i)) for i, d in enumerate(workload.invoices(501))]
-    files = formats.xero_csv(docs)
+    files = formats.xero_csv(docs, date_format="DD/MM/YYYY")
     assert len(files) == 2
     seen = {}
     for data in files:
@@ -87,9 +87,7 @@ def test_xero_csv_columns_dates_repeated_numbers_and_500_per_file():
 
 def test_qbo_csv_and_plain_csv_rows_add_up():
     docs = _batch()
-    files = formats.qbo_csv(docs)
-    assert set(files) == {"invoices", "credit-memos"}
-    rows = list(csv.DictReader(io.StringIO(files["invoices"].decode())))
+    rows = list(csv.DictReader(io.StringIO(formats.qbo_csv(docs).decode())))
     for doc in (d for d in docs if d.kind is DocumentKind.INVOICE):
         mine = [r for r in rows if r["InvoiceNo"] == doc.number]
         assert sum(Decimal(r["ItemAmount"]) for r in mine) == doc.subtotal
@@ -104,7 +102,8 @@ def test_the_zip_is_byte_identical_across_exports_and_holds_the_pdfs():
     def pdfs(doc):
         return [(f"{doc.number}.pdf", workload.pdf_for(doc))]
 
-    one, two = build_zip("iif", "b1", docs, pdfs), build_zip("iif", "b1", list(reversed(docs)), pdfs)
+    tax = {"sales_tax_item": "State Sales Tax"}
+    one, two = build_zip("iif", "b1", docs, pdfs, tax), build_zip("iif", "b1", list(reversed(docs)), pdfs, tax)
     assert one == two
     names = zipfile.ZipFile(io.BytesIO(one)).namelist()
     assert names == sorted(names) and "b1.iif" in names and len([n for n in names if n.endswith(".pdf")]) == len(docs)
@@ -128,10 +127,61 @@ def test_export_command_reads_the_batch_from_the_broker(kafka_bootstrap, tmp_pat
     outs = []
     for attempt in range(2):
         run = subprocess.run([sys.executable, "-m", "cli.main", "export", batch, "--format", "xero-csv",
-                              "--out", str(tmp_path / str(attempt))], cwd=ROOT, env=env, capture_output=True,
+                              "--date-format", "MM/DD/YYYY", "--out", str(tmp_path / str(attempt))], cwd=ROOT, env=env, capture_output=True,
                              text=True, timeout=120)
         assert run.returncode == 0, run.stderr
         outs.append((tmp_path / str(attempt) / f"{batch}-xero-csv.zip").read_bytes())
     assert outs[0] == outs[1]
     names = zipfile.ZipFile(io.BytesIO(outs[0])).namelist()
     assert names == [f"{batch}-xero-001.csv", f"{batch}-xero-002.csv"]     # invoices, then the credit note
+
+
+# -- the import formats' own rules (issue 14) -------------------------------------------------
+
+def test_iif_tax_goes_on_the_sales_tax_item_with_autostax_and_quantities_carry_the_sign():
+    """Intuit's IIF import kit: the tax SPL names the company's sales-tax item with
+    EXTRA=AUTOSTAX (else QuickBooks leaves it out of the sales-tax liability report), and the
+    sign of a line is on QNTY with a positive PRICE (invoice: QNTY < 0; credit memo: QNTY > 0)."""
+    docs = _batch()
+    groups = parse_iif(formats.iif(docs, sales_tax_item="State Sales Tax"))
+    by_number = {d.number: d for d in docs}
+    for trns, spls in groups:
+        doc = by_number[trns["DOCNUM"]]
+        tax = [s for s in spls if s["ACCNT"] == "Sales Tax Payable"]
+        assert len(tax) == (1 if doc.tax else 0)
+        for row in tax:
+            assert row["INVITEM"] == "State Sales Tax" and row["EXTRA"] == "AUTOSTAX"
+            assert Decimal(row["PRICE"].rstrip("%")) == doc.tax_rate * 100
+        for row in (s for s in spls if s["ACCNT"] == "Income"):
+            amount, quantity, price = Decimal(row["AMOUNT"]), Decimal(row["QNTY"]), Decimal(row["PRICE"])
+            assert price > 0 and (quantity > 0) == (amount > 0) and line_amount(quantity, price) == amount
+            assert (quantity > 0) == (doc.kind is DocumentKind.CREDIT_MEMO)
+
+
+def test_iif_with_tax_and_no_sales_tax_item_is_refused_by_name():
+    with pytest.raises(formats.ExportSettingMissing, match="sales_tax_item"):
+        formats.iif(_batch())
+
+
+@pytest.mark.parametrize("date_format,strf", [("MM/DD/YYYY", "%m/%d/%Y"), ("DD/MM/YYYY", "%d/%m/%Y")])
+def test_xero_csv_dates_follow_the_organisations_regional_format(date_format, strf):
+    """A US organisation imports MM/DD/YYYY: the 13th of a month must not come out day-first."""
+    docs = [dataclasses.replace(d, number=str(7000 + i), issue_date=dt.date(2026, 11, 13),
+                                due_date=dt.date(2026, 12, 13)) for i, d in enumerate(workload.invoices(3))]
+    rows = list(csv.DictReader(io.StringIO(formats.xero_csv(docs, date_format=date_format)[0].decode())))
+    assert {r["*InvoiceDate"] for r in rows} == {dt.date(2026, 11, 13).strftime(strf)}
+    assert {r["*DueDate"] for r in rows} == {dt.date(2026, 12, 13).strftime(strf)}
+    with pytest.raises(formats.ExportSettingMissing, match="date_format"):
+        formats.xero_csv(docs, date_format="")
+
+
+def test_a_qbo_csv_never_carries_a_credit_memo_and_the_zip_names_the_ones_left_out():
+    docs = _batch()
+    memos = {d.number for d in docs if d.kind is DocumentKind.CREDIT_MEMO}
+    entries = zipfile.ZipFile(io.BytesIO(build_zip("qbo-csv", "b1", docs)))
+    for name in (n for n in entries.namelist() if n.endswith(".csv")):
+        rows = list(csv.DictReader(io.StringIO(entries.read(name).decode())))
+        assert not memos & {r["InvoiceNo"] for r in rows}, name
+        assert all(Decimal(r["ItemAmount"]) >= 0 for r in rows)
+    note = entries.read("b1-qbo-credit-memos-not-imported.txt").decode()
+    assert all(m in note for m in memos)

@@ -43,7 +43,8 @@ def test_connect_listens_for_the_redirect_and_stores_working_tokens(server, tmp_
     env = {**os.environ, "PYTHONPATH": str(ROOT), "BACKOFFICE_CONNECTORS_CONFIG": str(tmp_path / "c.yaml"),
            "XERO_SECRET": "test-secret", "BACKOFFICE_TOKEN_DIR": str(tmp_path / "tok"), "BACKOFFICE_TOKEN_KEY": key}
     proc = subprocess.Popen([sys.executable, "-m", "cli.main", "connect", "xero", "--tenant", "acme",
-                             "--redirect-port", str(port), "--timeout", "60"], cwd=ROOT, env=env,
+                             "--redirect-port", str(port), "--timeout", "60", "--account-code", "200",
+                             "--taxable-tax-type", "OUTPUT", "--exempt-tax-type", "NONE"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         proc.stdout.readline()
@@ -66,6 +67,8 @@ def test_connect_listens_for_the_redirect_and_stores_working_tokens(server, tmp_
     provider = OAuthTokenProvider(store, "xero-acme", server.token_url, "test-client", "test-secret")
     token = asyncio.run(provider.access_token())
     assert token and store.load("xero-acme").access_token == token
+    assert store.load_mapping("xero-acme") == {"account_code": "200", "taxable_tax_type": "OUTPUT",
+                                               "exempt_tax_type": "NONE", "date_format": "DD/MM/YYYY"}
     assert "test-secret" not in output and token not in output
 
 

@@ -8,14 +8,17 @@ import pytest
 
 from backoffice.model import DocumentKind
 from connectors.base import ConnectorError, NeedsReauthorization, SyncStatus
+from connectors.mapping import QboMapping
 from connectors.qbo_http import QboLimits
 from connectors.quickbooks import QuickBooksConnector, quote
 from tests.connectors import xero_workload as workload
 from tests.connectors.qbo_server import Limits, QboTestServer
 from tests.connectors.xero_tokens import RefreshTokenProvider
 
+# the servers below run 60 times faster (time_scale=60): our minute is a second too
 FAST = QboLimits(calls_per_minute=100_000, concurrency=10, backoff_initial=0.01, backoff_max=0.05,
-                 rate_limit_wait=0.05, request_timeout=5)
+                 rate_limit_wait=0.05, request_timeout=5, minute_seconds=1.0)
+US_MAPPING = QboMapping(income_account="79", taxable_tax_code="TAX", exempt_tax_code="NON")
 
 
 def _docs(count=500, memos=50, prefix=""):
@@ -24,9 +27,9 @@ def _docs(count=500, memos=50, prefix=""):
         [workload.outgoing(workload.credit_memo_for(invoices[k], k, prefix)) for k in range(memos)]
 
 
-def _connector(server, realm="r1", limits=FAST):
+def _connector(server, realm="r1", limits=FAST, mapping=US_MAPPING):
     tokens = RefreshTokenProvider(server.token_url, server.issue_refresh_token())
-    return QuickBooksConnector(server.base_url, realm, "tenant-1", tokens, limits)
+    return QuickBooksConnector(server.base_url, realm, "tenant-1", tokens, limits, mapping=mapping)
 
 
 def _assert_books_equal(server, realm, docs):
@@ -166,7 +169,8 @@ def test_fault_in_200_duplicates_and_revoked_tokens_are_errors_not_bookings():
         assert len(server.documents("r1")) == 1
         server.revoke_all()
         connector = QuickBooksConnector(server.base_url, "r1", "tenant-1",
-                                        RefreshTokenProvider(server.token_url, "revoked-token"), FAST)
+                                        RefreshTokenProvider(server.token_url, "revoked-token"), FAST,
+                                        mapping=US_MAPPING)
         with pytest.raises(NeedsReauthorization):
             asyncio.run(connector.sync_many(docs[1:2]))
 

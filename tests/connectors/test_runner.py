@@ -15,7 +15,7 @@ from connectors.tokens import FernetFileStore
 from infra.admin import create_topics
 from schemas.topics import BILLING_INVOICES
 from tests.connectors import xero_workload as workload
-from tests.connectors.runner_harness import events, sync_results
+from tests.connectors.runner_harness import MAPPINGS, events, sync_results
 from tests.connectors.qbo_server import Limits as QboLimits, QboTestServer
 from tests.connectors.xero_server import Limits, XeroTestServer
 from tests.workers.harness import ROOT, produce, wait_until
@@ -91,6 +91,7 @@ def test_each_document_lands_once_across_a_kill9_and_a_revoked_tenant_pauses_alo
         for tenant, org, is_revoked in ((good, "org-a", False), (revoked, "org-b", True)):
             token, ids = vendor.connection(org, is_revoked)
             seed(store, f"{system}-{tenant}", token)
+            store.save_mapping(f"{system}-{tenant}", MAPPINGS[system])
             config["tenants"][tenant] = {"system": system, "base_url": server.base_url, "token_url": server.token_url,
                                          "client_id": "test-client", "client_secret_env": "XERO_SECRET", **ids}
         (tmp_path / "connectors.yaml").write_text(yaml.safe_dump(config))

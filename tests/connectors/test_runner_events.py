@@ -156,3 +156,26 @@ def test_a_job_is_finished_only_when_the_broker_confirmed_its_outcome(kafka_boot
         assert job not in finished                          # produced is not confirmed
         asyncio.run(deliveries.flush(5))
         assert (job in finished) is expected and deliveries.open == 0
+
+
+def test_a_tenant_without_a_mapping_is_paused_naming_the_setting_and_resumes_once_it_is_stored(
+        kafka_bootstrap, tmp_path, unique_name):
+    """Issue 14: never book with guessed ids (QBO account "1", TAX/NON): the tenant waits for
+    `backoffice connect --reconfigure`, its documents reported NEEDS_REAUTH with the reason."""
+    from tests.connectors.runner_harness import MAPPINGS
+
+    create_topics(kafka_bootstrap)
+    tenant, docs = f"{unique_name}-m", workload.invoices(3, prefix=f"{unique_name}-")
+    with _qbo() as server:
+        setup = Setup("quickbooks", server, tmp_path)
+        setup.add(tenant, "realm-m", mapped=False)
+        produce(kafka_bootstrap, events(tenant, docs))
+        with Running(setup.runner(kafka_bootstrap, f"{unique_name}-g", reauth_check=0.5)):
+            wait_until(lambda: any(r["status"] == "NEEDS_REAUTH" for r in sync_results(kafka_bootstrap, {tenant})
+                                   .get(tenant, [])), 120, message="the unmapped tenant reported")
+            assert server.documents("realm-m") == [] and server.requests == []      # not one call
+            paused = [r for r in sync_results(kafka_bootstrap, {tenant})[tenant] if r["status"] == "NEEDS_REAUTH"]
+            assert "'income_account'" in paused[0]["error"]
+            setup.store.save_mapping(f"quickbooks-{tenant}", MAPPINGS["quickbooks"])
+            wait_until(lambda: len(synced_ids(kafka_bootstrap, tenant)) == 3, 120, message="synced once mapped")
+        assert sorted(d["DocNumber"] for d in server.documents("realm-m")) == sorted(d.number for d in docs)

@@ -19,6 +19,17 @@ Behaviours, per xero-tenant-id:
   connection), "stall" (commit, then answer after `stall_seconds`), "hang" (hold requests
   until release_hangs()), "expire_tokens" (every access token expires at that request);
   each fault fires on `count` matching requests after letting `after` of them through.
+As strict as Xero where our requests can break its rules (xero_accounting.yaml, Xero's
+rounding guide):
+- `unitdp`: without unitdp=4 a written UnitAmount is rounded to 2 decimals (then LineAmount
+  must match the rounded figure) and reads return 2 decimals;
+- void: POST Invoices|CreditNotes/{id} takes the spec's {"Invoices": [...]} wrapper, nothing else;
+- attachments: the body's Content-Type must be application/octet-stream;
+- summarizeErrors=false: each element answers for itself with HasErrors and ValidationErrors;
+- refresh tokens expire `refresh_ttl` seconds after issue (Xero: 60 days) -> invalid_grant;
+- GET Organisation, Accounts and TaxRates for `backoffice connect`;
+- every request body is also read with xero-python's models (tests/connectors/vendor_models.py):
+  a body the SDK cannot read is refused with a ValidationException.
 Every API request is logged in `requests` (t (time.monotonic()), tenant, method, path, status, key, replayed, problem).
 """
 from __future__ import annotations
@@ -76,11 +87,17 @@ def _dumps(body: Any) -> bytes:
 
 
 class XeroTestServer(LoopbackServer):
+    created: list = []      # every instance, for the contract-violation check (tests/connectors/conftest.py)
     name = "xero-test-server"
 
     def __init__(self, *, token_ttl: float = 1800.0, time_scale: float = 1.0, limits: Limits | None = None,
-                 stall_seconds: float = 2.0, utcnow=None):
+                 stall_seconds: float = 2.0, utcnow=None, refresh_ttl: float = 60 * 86400.0,
+                 validate_bodies: bool = True):
         self.token_ttl, self.time_scale, self.stall_seconds = token_ttl, time_scale, stall_seconds
+        self.refresh_ttl, self.validate_bodies = refresh_ttl, validate_bodies
+        self.contract_violations: list[str] = []
+        type(self).created.append(self)          # bodies xero-python's models refused
+        self.country: dict[str, str] = {}                 # xero-tenant-id -> Organisation CountryCode
         self.default_limits = limits or Limits()
         self._utcnow = utcnow or (lambda: dt.datetime.now(dt.UTC))
         self.tenants: dict[str, TenantState] = {}
@@ -88,6 +105,7 @@ class XeroTestServer(LoopbackServer):
         self.token_requests = 0
         self._grants: dict[str, dict] = {}            # grant id -> {"tenants": set, "revoked": bool}
         self._refresh: dict[str, str] = {}            # refresh token -> grant id
+        self._refresh_expiry: dict[str, float] = {}   # refresh token -> expires at (time.monotonic())
         self._access: dict[str, tuple[str, float]] = {}  # access token -> (grant id, expires at)
         self._codes: dict[str, str] = {}              # authorization code -> refresh token of its grant
         self._lock = threading.RLock()
@@ -142,6 +160,7 @@ class XeroTestServer(LoopbackServer):
                 self.tenant(tenant)
             token = secrets.token_urlsafe(24)
             self._refresh[token] = grant
+            self._refresh_expiry[token] = time.monotonic() + self.refresh_ttl
             return token
 
     def issue_code(self, *xero_tenant_ids: str) -> str:
@@ -188,12 +207,14 @@ class XeroTestServer(LoopbackServer):
             else:
                 return web.json_response({"error": "unsupported_grant_type"}, status=400)
             grant_id = self._refresh.pop(refresh_token, None)   # rotation: single use
+            expired = self._refresh_expiry.pop(refresh_token, 0.0) <= time.monotonic()
             grant = self._grants.get(grant_id or "")
-            if grant is None or grant["revoked"]:
+            if grant is None or grant["revoked"] or expired:
                 return web.json_response({"error": "invalid_grant"}, status=400)
             access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
             self._access[access] = (grant_id, time.monotonic() + self.token_ttl)
             self._refresh[refresh] = grant_id
+            self._refresh_expiry[refresh] = time.monotonic() + self.refresh_ttl
         return web.json_response({"access_token": access, "refresh_token": refresh, "token_type": "Bearer",
                                   "expires_in": self.token_ttl, "scope": "accounting.transactions offline_access"})
 
@@ -203,7 +224,7 @@ class XeroTestServer(LoopbackServer):
         tenant_id = request.headers.get("xero-tenant-id", "")
         key = request.headers.get("Idempotency-Key")
         entry = {"t": time.monotonic(), "tenant": tenant_id, "method": request.method, "path": request.path[len(API):], "key": key,
-                 "replayed": False, "problem": None, "status": None}
+                 "replayed": False, "problem": None, "status": None, "unitdp": request.query.get("unitdp")}
         with self._lock:
             self.requests.append(entry)
             state = self.tenant(tenant_id)
@@ -308,7 +329,17 @@ class XeroTestServer(LoopbackServer):
 
     def _handle(self, book: Book, request: web.Request, body: bytes) -> tuple[int, Any]:
         path, method, query = request.path[len(API):], request.method, request.query
+        unitdp = 4 if query.get("unitdp") == "4" else 2
         try:
+            if method in ("PUT", "POST") and self.validate_bodies and "/Attachments/" not in path:
+                from tests.connectors.vendor_models import xero_problems
+
+                problems = xero_problems(path, json.loads(body or b"{}"))
+                if problems:
+                    self.contract_violations.extend(problems)
+                    raise Invalid("; ".join(problems[:3]))
+            if method == "GET" and path in ("Organisation", "Accounts", "TaxRates"):
+                return 200, self._reference(book, path, request.headers.get("xero-tenant-id", ""))
             if path == "Contacts" and method == "GET":
                 return 200, {"Contacts": book.find_contacts(query.get("where"))}
             if path == "Contacts" and method in ("PUT", "POST"):
@@ -322,7 +353,7 @@ class XeroTestServer(LoopbackServer):
                 ids = query.get("IDs")
                 docs = book.find_documents(collection, numbers=numbers.split(",") if numbers else None,
                                            ids=ids.split(",") if ids else None, where=query.get("where"))
-                return 200, {collection: docs}
+                return 200, {collection: [_dp(d, unitdp) for d in docs]}
             if doc_id is None and method in ("PUT", "POST"):
                 seen: set[str] = set()
                 number_field = KINDS[collection][2]
@@ -331,16 +362,23 @@ class XeroTestServer(LoopbackServer):
                     doc = book.create_document(collection, item, seen)
                     seen.add(doc[number_field])
                     return doc
-                return self._create_many(book, collection, body, query, create)
+                status, answer = self._create_many(book, collection, _rounded(body, collection, unitdp), query, create)
+                return status, {collection: [_dp(d, unitdp) for d in answer[collection]]}
             if sub is None and method == "GET":
-                return 200, {collection: [book.document(collection, doc_id)]}
+                return 200, {collection: [_dp(book.document(collection, doc_id), unitdp)]}
             if sub is None and method == "POST":
-                data = json.loads(body or b"{}")
-                if data.get("Status") != "VOIDED":
+                items = json.loads(body or b"{}").get(collection)      # the spec's wrapper, nothing else
+                if not isinstance(items, list) or len(items) != 1:
+                    raise Invalid(f"The request body must be {{\"{collection}\": [...]}} (xero_accounting.yaml)")
+                if items[0].get("Status") != "VOIDED":
                     raise Invalid("Only voiding is supported by this test server.")
-                return 200, {collection: [book.void(collection, doc_id)]}
+                return 200, {collection: [_dp(book.void(collection, doc_id), unitdp)]}
             if sub == "Attachments" and method in ("PUT", "POST") and file_name:
-                mime = request.headers.get("Content-Type", "application/octet-stream")
+                if request.headers.get("Content-Type") != "application/octet-stream":
+                    return 415, {"Title": "Unsupported Media Type", "Status": 415,
+                                 "Detail": "Attachments are uploaded as application/octet-stream "
+                                           f"(got {request.headers.get('Content-Type')})"}
+                mime = "application/pdf" if file_name.lower().endswith(".pdf") else "application/octet-stream"
                 return 200, {"Attachments": [book.attach(collection, doc_id, file_name, mime, body)]}
             if sub == "Allocations" and method == "PUT" and collection == "CreditNotes":
                 items = json.loads(body, parse_float=Decimal).get("Allocations") or []
@@ -352,6 +390,17 @@ class XeroTestServer(LoopbackServer):
         except KeyError as exc:
             return 404, {"Title": "Not Found", "Detail": f"{exc} not found"}
 
+    def _reference(self, book: Book, path: str, tenant_id: str) -> dict:
+        """What `backoffice connect` reads: the organisation, its accounts and its tax rates."""
+        if path == "Organisation":
+            country = self.country.get(tenant_id, "NZ")
+            return {"Organisations": [{"Name": f"Org {tenant_id}", "CountryCode": country, "BaseCurrency": "USD"}]}
+        if path == "Accounts":
+            return {"Accounts": [{"Code": code, "Name": f"Sales {code}", "Type": "REVENUE", "Status": "ACTIVE"}
+                                 for code in sorted(book.accounts)]}
+        return {"TaxRates": [{"TaxType": t, "Name": t, "Status": "ACTIVE", "EffectiveRate": float(r * 100)}
+                             for t, r in book.tax_rates.items()]}
+
     @staticmethod
     def _create_many(book: Book, collection: str, body: bytes, query, create) -> tuple[int, Any]:
         """Xero's bulk write: with summarizeErrors=false every item answers for itself (200);
@@ -362,12 +411,33 @@ class XeroTestServer(LoopbackServer):
         answers, errors = [], []
         for index, item in enumerate(items):
             try:
-                answers.append({**create(item, index), "StatusAttributeString": "OK"})
+                answers.append({**create(item, index), "StatusAttributeString": "OK", "HasErrors": False})
             except Invalid as exc:
                 errors.append(str(exc))
-                answers.append({**item, "HasValidationErrors": True, "StatusAttributeString": "ERROR",
+                answers.append({**item, "HasErrors": True, "StatusAttributeString": "ERROR",
                                 "ValidationErrors": [{"Message": str(exc)}]})
         if summarize and errors:
             book.contacts, book.documents = snapshot
             raise Invalid("; ".join(errors))
         return 200, {collection: answers}
+
+
+def _rounded(body: bytes, collection: str, unitdp: int) -> bytes:
+    """Xero keeps 2 decimals of UnitAmount unless the request says unitdp=4 (rounded half up)."""
+    if unitdp == 4:
+        return body
+    data = json.loads(body or b"{}", parse_float=Decimal)
+    for item in data.get(collection) or []:
+        for line in item.get("LineItems") or []:
+            if "UnitAmount" in line:
+                line["UnitAmount"] = Decimal(str(line["UnitAmount"])).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
+    return _dumps(data)
+
+
+def _dp(doc: dict, unitdp: int) -> dict:
+    """A document as read back: UnitAmount with 2 decimals unless the read asked for unitdp=4."""
+    if unitdp == 4 or "LineItems" not in doc:
+        return doc
+    lines = [{**ln, "UnitAmount": Decimal(str(ln["UnitAmount"])).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")}
+             if "UnitAmount" in ln else ln for ln in doc["LineItems"]]
+    return {**doc, "LineItems": lines}
