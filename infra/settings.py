@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     fault: str | None = Field(default=None, description="Tests only: AGENT:KIND makes that agent fail on that "
                               "kind of message (checks the failure policy; never set in production).")
     web_port: int = Field(default=6066, ge=0, le=65535, description="Worker's ops HTTP port (metrics, API).")
+    clock: str | None = Field(default=None, description="Test/demo only: a fixed ISO instant the workers use as "
+                              "'now' (e.g. 2026-11-24T19:00:00Z); unset means real UTC time.")
+    clock_file: Path | None = Field(default=None, description="Test/demo only: a file holding an ISO instant, re-read "
+                                    "whenever it changes, so the clock of a running worker can be moved forward. "
+                                    "Takes precedence over BACKOFFICE_CLOCK.")
     ops_api_url: str | None = Field(default=None, description="Where the CLI reads the ops API (e.g. "
                                     "http://worker:6066); unset means http://127.0.0.1:<BACKOFFICE_WEB_PORT>.")
     ops_token: str | None = Field(default=None, description="Bearer token the CLI sends to the ops API "
