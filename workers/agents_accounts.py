@@ -15,8 +15,12 @@ from __future__ import annotations
 
 import logging
 
+from backoffice.errors import DomainError
+from backoffice.limits import check_billto
+from infra.settings import load_settings
 from ops import metrics
-from schemas.codec import DecodeError, decode
+from schemas.bounds import decode_bounded
+from schemas.codec import DecodeError
 from schemas.mapping import InvalidEvent, account_from_record
 from workers.app import app
 from workers.guard import failure_stops_worker, injected_fault
@@ -27,6 +31,8 @@ from workers.topology import TENANT_PARTITIONS, accounts_topic, billto, billto_b
 log = logging.getLogger(__name__)
 
 dead_letters = DeadLetters(app)
+SETTINGS = load_settings()
+SIZES, LIMITS = SETTINGS.sizes(), SETTINGS.limits()
 
 
 def billto_key(tenant_id: str, entity_id: str) -> bytes:
@@ -44,9 +50,11 @@ async def ingest_accounts(stream):
 async def _forward_account(message) -> None:
     metrics.EVENTS_CONSUMED.labels(message.topic).inc()
     try:
-        node = account_from_record(decode(message.value, topic=message.topic, partition=message.partition,
-                                          offset=message.offset).record)
-    except (DecodeError, InvalidEvent) as exc:
+        node = account_from_record(decode_bounded(message.value, topic=message.topic, key=message.key,
+                                                  partition=message.partition, offset=message.offset,
+                                                  limits=SIZES).record)
+        check_billto(node, LIMITS)
+    except (DecodeError, InvalidEvent, DomainError) as exc:
         await dead_letters.send(message, exc)
         return
     injected_fault("ingest_accounts", message.topic)
