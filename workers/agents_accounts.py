@@ -16,12 +16,11 @@ from __future__ import annotations
 import logging
 
 from backoffice.errors import DomainError
-from backoffice.limits import check_billto
 from infra.settings import load_settings
 from ops import metrics
-from schemas.bounds import decode_bounded
 from schemas.codec import DecodeError
-from schemas.mapping import InvalidEvent, account_from_record
+from schemas.mapping import InvalidEvent
+from workers.accounts_logic import account_node
 from workers.app import app
 from workers.guard import failure_stops_worker, injected_fault
 from workers.deadletter import DeadLetters
@@ -50,10 +49,8 @@ async def ingest_accounts(stream):
 async def _forward_account(message) -> None:
     metrics.EVENTS_CONSUMED.labels(message.topic).inc()
     try:
-        node = account_from_record(decode_bounded(message.value, topic=message.topic, key=message.key,
-                                                  partition=message.partition, offset=message.offset,
-                                                  limits=SIZES).record)
-        check_billto(node, LIMITS)
+        node = account_node(message.value, key=message.key, partition=message.partition, offset=message.offset,
+                            sizes=SIZES, limits=LIMITS)
     except (DecodeError, InvalidEvent, DomainError) as exc:
         await dead_letters.send(message, exc)
         return
