@@ -40,10 +40,10 @@ class Settings(BaseSettings):
                                         "its placement before it is dead-lettered as unknown placement.")
     parked_sweep_seconds: float = Field(default=60, gt=0, description="How often the ledger partitions look for "
                                         "parked events past the grace period (a tenant that never gets a window).")
-    max_message_bytes: int = Field(default=32 * 1024, ge=1024, le=256 * 1024, description="Largest external "
+    max_message_bytes: int = Field(default=32 * 1024, ge=1024, le=128 * 1024, description="Largest external "
                                    "message accepted (bytes); larger ones are dead-lettered (schemas/bounds.py).")
     max_key_bytes: int = Field(default=512, ge=16, le=4096, description="Largest message key accepted (bytes).")
-    max_field_bytes: int = Field(default=1024, ge=64, le=8192, description="Largest string or bytes field of an "
+    max_field_bytes: int = Field(default=1024, ge=64, le=4096, description="Largest string or bytes field of an "
                                  "external message (UTF-8 bytes): names, descriptions, ids, reasons.")
     max_array_items: int = Field(default=64, ge=1, le=1024, description="Most items in one array field "
                                  "(timesheet entries, bill rates, recipients).")

@@ -19,6 +19,9 @@ What the defaults guarantee (infra.settings: max_message_bytes 32 KiB, max_field
   one more item adds at most 37 + 32 + 20 KiB = 89 KiB: < 345 KiB < 1 MiB;
 - a dead letter carries at most max_dead_letter_value_bytes (64 KiB) of the original
   plus a key <= 512 bytes and a reason <= 4 KiB (schemas.mapping.dead_letter_record).
+The settings' upper bounds keep this true when raised: with 4 KiB fields and 128 KiB
+messages one item adds <= 12 * 3 * 4 KiB + 128 KiB + 128 KiB = 400 KiB, so a cut message
+stays < 656 KiB; a dead letter <= 512 KiB + 4.5 KiB.
 """
 from __future__ import annotations
 
