@@ -1,6 +1,8 @@
 """A record of another schema on billing.commands (issue 12) is a dead letter for the
-connector runner, not a KeyError that stops it (no broker needed: nothing is flushed)."""
+connector runner, not a KeyError that stops it."""
 import datetime as dt
+
+import pytest
 
 from connectors.runner import ConnectorRunner
 from schemas.codec import encode
@@ -33,8 +35,10 @@ class _Message:
         return self._value
 
 
-def test_a_timesheet_on_billing_commands_is_dead_lettered_by_the_connector_runner():
-    runner = ConnectorRunner("export", "127.0.0.1:9", _ServesAll())
+@pytest.mark.integration
+def test_a_timesheet_on_billing_commands_is_dead_lettered_by_the_connector_runner(kafka_bootstrap):
+    runner = ConnectorRunner("export", kafka_bootstrap, _ServesAll())
     value = encode("TimesheetApproved", timesheet_record("t1", "p1", dt.date(2026, 9, 13)))
     job = runner.route(_Message(BILLING_COMMANDS, value))
     assert job.handled and job.action == "skip"
+    runner.producer.flush(10)
