@@ -109,7 +109,7 @@ def _accepted_is_plausible(path: PurePath) -> None:
 
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-FULL = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+FULL = settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
 
 
 @st.composite
