@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-fast demo bench clean broker
+.PHONY: venv test test-fast test-reliability demo bench clean broker
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,10 +15,16 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -m "not reliability"
+
+# The hostile-input and fault suite (issue 12): everything marked reliability, and the
+# takeover matrix (every consuming agent's injected failure, then a restart).
+test-reliability: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider -m reliability
+	BACKOFFICE_TAKEOVER_MATRIX=1 $(PY) -m pytest -q -p no:cacheprovider tests/workers/test_takeover.py
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider -m "not integration and not slow"
+	$(PY) -m pytest -q -p no:cacheprovider -m "not integration and not slow and not reliability"
 
 demo: $(STAMP)
 	$(PY) -m cli.main demo

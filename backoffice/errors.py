@@ -71,3 +71,31 @@ class CreditExceedsOpenAmount(DomainError):
     """A credit memo allocating more to an invoice than is still open on it."""
 
     code = "CREDIT_EXCEEDS_OPEN_AMOUNT"
+
+
+class ImplausibleInput(InvalidPayLineInput):
+    """Input a careless or hostile upstream sent that no real agency bills (backoffice.limits)."""
+
+    code = "IMPLAUSIBLE"
+
+
+class ImplausibleHours(ImplausibleInput):
+    code = "IMPLAUSIBLE_HOURS"
+
+
+class ImplausibleAmount(ImplausibleInput):
+    code = "IMPLAUSIBLE_AMOUNT"
+
+
+class DateOutOfRange(ImplausibleInput):
+    code = "DATE_OUT_OF_RANGE"
+
+
+class ImplausibleTerms(ImplausibleInput):
+    code = "IMPLAUSIBLE_TERMS"
+
+
+class ConflictingDuplicate(DomainError):
+    """Same source and version as an applied event, different content: neither is silently kept."""
+
+    code = "CONFLICTING_DUPLICATE"

@@ -71,6 +71,8 @@ def start_worker(run) -> subprocess.Popen:
            "BACKOFFICE_DATA_DIR": str(run.out_dir / "state"), "BACKOFFICE_WEB": "0",
            "BACKOFFICE_DOCUMENT_STORE": str(run.out_dir / "documents"),
            "BACKOFFICE_SENT_LOG": str(run.out_dir / "sent-log"), "BACKOFFICE_ORPHAN_GRACE_SECONDS": "0",
+           # grace 0 means "at the window's collection": no sweep may expire an event mid-backlog
+           "BACKOFFICE_PARKED_SWEEP_SECONDS": "3600",
            "BACKOFFICE_SMTP_PORT": str(run.facts["smtp"].port), "BACKOFFICE_SMTP_ATTEMPTS": "2",
            "BACKOFFICE_SMTP_BACKOFF_SECONDS": "0.1", "BACKOFFICE_SCHEDULER_INTERVAL": "3600",
            "BACKOFFICE_CLOCK": run.facts["clock"].isoformat(), "PYTHONPATH": str(ROOT)}

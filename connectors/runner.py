@@ -51,7 +51,10 @@ from infra.readback import read_to_end
 from ops import metrics
 from schemas.codec import DecodeError, decode, encode
 from schemas.mapping import dead_letter_record, invoice_from_record
-from schemas.topics import BILLING_COMMANDS, BILLING_INVOICES, BILLING_SYNC, connector_dead_letter_topic
+from schemas.bounds import WrongSchema
+from schemas.topics import (
+    BILLING_COMMANDS, BILLING_INVOICES, BILLING_SYNC, TOPIC_SCHEMA, connector_dead_letter_topic,
+)
 
 __all__ = ["ConnectorRunner", "Job", "OffsetTracker"]
 log = logging.getLogger(__name__)
@@ -115,8 +118,13 @@ class ConnectorRunner:
         job = Job(msg.topic(), msg.partition(), msg.offset(), msg.key(), msg.value() or b"", "skip")
         self.offsets.add(job)
         try:
-            rec = decode(job.value, topic=job.topic, partition=job.partition, offset=job.offset).record
-        except DecodeError as exc:
+            decoded = decode(job.value, topic=job.topic, partition=job.partition, offset=job.offset)
+            if decoded.schema_name != TOPIC_SCHEMA.get(job.topic, decoded.schema_name):
+                # e.g. a timesheet on billing.commands: its fields are not a command's (KeyError)
+                raise WrongSchema(f"{job.topic} carries {TOPIC_SCHEMA[job.topic]} records, "
+                                  f"got a {decoded.schema_name}")
+            rec = decoded.record
+        except (DecodeError, WrongSchema) as exc:
             self._dead_letter(job, exc, "")       # finished once the dead letter is confirmed
             return job
         tenant = rec["tenant_id"]
@@ -402,7 +410,8 @@ class ConnectorRunner:
         record = dead_letter_record(topic=job.topic, partition=job.partition, offset=job.offset, key=job.key,
                                     value=job.value, error=exc, first_seen=dt.datetime.now(dt.timezone.utc),
                                     tenant_id=tenant)
-        self.deliveries.produce(job, connector_dead_letter_topic(self.system), job.key, encode("DeadLetter", record))
+        self.deliveries.produce(job, connector_dead_letter_topic(self.system), record["original_key"],
+                                encode("DeadLetter", record))
         metrics.DEAD_LETTERED.labels(job.topic, type(exc).__name__).inc()      # labelled by source, as the workers
         job.handled = True
 

@@ -5,6 +5,7 @@ ecosystem's own KAFKA_BOOTSTRAP_SERVERS and SCHEMA_REGISTRY_URL.
 """
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -39,6 +40,25 @@ class Settings(BaseSettings):
                                                 "(both with the event's context, both redacted).")
     orphan_grace_seconds: float = Field(default=3600, ge=0, description="How long a timesheet or fee may wait for "
                                         "its placement before it is dead-lettered as unknown placement.")
+    parked_sweep_seconds: float = Field(default=60, gt=0, description="How often the ledger partitions look for "
+                                        "parked events past the grace period (a tenant that never gets a window).")
+    max_message_bytes: int = Field(default=32 * 1024, ge=1024, le=128 * 1024, description="Largest external "
+                                   "message accepted (bytes); larger ones are dead-lettered (schemas/bounds.py).")
+    max_key_bytes: int = Field(default=512, ge=16, le=4096, description="Largest message key accepted (bytes).")
+    max_field_bytes: int = Field(default=1024, ge=64, le=4096, description="Largest string or bytes field of an "
+                                 "external message (UTF-8 bytes): names, descriptions, ids, reasons.")
+    max_array_items: int = Field(default=64, ge=1, le=1024, description="Most items in one array field "
+                                 "(timesheet entries, bill rates, recipients).")
+    max_dead_letter_value_bytes: int = Field(default=64 * 1024, ge=1024, le=512 * 1024, description="Original "
+                                             "bytes kept in a dead letter; beyond, it is truncated and carries "
+                                             "the original size and sha256.")
+    max_rate: Decimal = Field(default=Decimal("100000"), gt=0, description="Highest bill rate or fee unit price.")
+    max_amount: Decimal = Field(default=Decimal("100000000"), gt=0, description="Highest amount of one pay line, "
+                                "fee or credit.")
+    max_quantity: Decimal = Field(default=Decimal("100000"), gt=0, description="Most units of one fee.")
+    date_span_days: int = Field(default=3660, ge=1, le=36600, description="Business dates (week endings, fee "
+                                "dates, as-of dates, windows) must lie within this many days of the worker's today.")
+    max_net_terms_days: int = Field(default=365, ge=0, le=3660, description="Longest net terms of a Billto entity.")
     fault: str | None = Field(default=None, description="Tests only: AGENT:KIND makes that agent fail on that "
                               "kind of message (checks the failure policy; never set in production).")
     web_port: int = Field(default=6066, ge=0, le=65535, description="Worker's ops HTTP port (metrics, API).")
@@ -61,6 +81,19 @@ class Settings(BaseSettings):
                                         "newest first: the first encrypts, all decrypt (`backoffice rotate-token-key`).")
     reset_local_state: bool = Field(default=False, description="Start a worker even though its local state (tables, "
                                     "sent log) belongs to another broker: that state is moved aside first (.stale-<time>).")
+
+    def limits(self):
+        """The plausibility ceilings for backoffice.limits."""
+        from backoffice.limits import Limits
+
+        return Limits(max_rate=self.max_rate, max_amount=self.max_amount, max_quantity=self.max_quantity,
+                      date_span_days=self.date_span_days, max_net_terms_days=self.max_net_terms_days)
+
+    def sizes(self):
+        """The size limits for schemas.bounds."""
+        from schemas.bounds import SizeLimits
+
+        return SizeLimits(self.max_message_bytes, self.max_key_bytes, self.max_field_bytes, self.max_array_items)
 
     @field_validator("timezone")
     @classmethod

@@ -8,6 +8,7 @@ whether a placement exists or has a bill rate is the domain's business.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from decimal import Decimal
 from typing import Any, Callable, TypeVar
 
@@ -24,6 +25,8 @@ UTC = dt.timezone.utc
 
 class InvalidEvent(ValueError):
     """A decoded event whose content breaks the contract's rules."""
+
+    code = "INVALID_EVENT"
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -243,12 +246,33 @@ def invoice_from_record(rec: dict) -> Invoice:
     ))
 
 
+#: What a dead letter keeps of the original by default; larger values are truncated (see below).
+DEAD_LETTER_VALUE_BYTES = 64 * 1024
+DEAD_LETTER_KEY_BYTES = 512
+DEAD_LETTER_REASON_CHARS = 4096
+
+
 def dead_letter_record(*, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None,
-                       error: BaseException, first_seen: dt.datetime, tenant_id: str = "") -> dict:
+                       error: BaseException, first_seen: dt.datetime, tenant_id: str = "",
+                       max_value_bytes: int = DEAD_LETTER_VALUE_BYTES) -> dict:
+    """The dead letter of one message. A value larger than `max_value_bytes` (or a key larger
+    than DEAD_LETTER_KEY_BYTES) is kept truncated, and the reason then says the original size
+    and its sha256, so the dead letter itself always fits the broker's limit."""
     reason = getattr(error, "reason", None) or str(error)
+    if len(reason) > DEAD_LETTER_REASON_CHARS:
+        reason = reason[:DEAD_LETTER_REASON_CHARS] + f"... ({len(reason)} characters)"
+    value = value or b""
+    if len(value) > max_value_bytes:
+        reason += (f" [original value truncated: {len(value)} bytes, sha256 {hashlib.sha256(value).hexdigest()}, "
+                   f"first {max_value_bytes} bytes kept]")
+        value = value[:max_value_bytes]
+    if key is not None and len(key) > DEAD_LETTER_KEY_BYTES:
+        reason += (f" [original key truncated: {len(key)} bytes, sha256 {hashlib.sha256(key).hexdigest()}, "
+                   f"first {DEAD_LETTER_KEY_BYTES} bytes kept]")
+        key = key[:DEAD_LETTER_KEY_BYTES]
     return {
-        "event_id": f"{topic}/{partition}/{offset}", "tenant_id": tenant_id, "original_topic": topic,
-        "original_partition": partition, "original_offset": offset, "original_key": key,
-        "original_value": value or b"", "error_type": type(error).__name__, "error": reason,
+        "event_id": f"{topic}/{partition}/{offset}", "tenant_id": tenant_id[:DEAD_LETTER_KEY_BYTES],
+        "original_topic": topic, "original_partition": partition, "original_offset": offset, "original_key": key,
+        "original_value": value, "error_type": type(error).__name__, "error": reason,
         "first_seen": first_seen,
     }

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import logging
 
+from backoffice.errors import DomainError
+from infra.settings import load_settings
 from ops import metrics
-from schemas.codec import DecodeError, decode
-from schemas.mapping import InvalidEvent, account_from_record
+from schemas.codec import DecodeError
+from schemas.mapping import InvalidEvent
+from workers.accounts_logic import account_node
 from workers.app import app
 from workers.guard import failure_stops_worker, injected_fault
 from workers.deadletter import DeadLetters
@@ -27,6 +30,8 @@ from workers.topology import TENANT_PARTITIONS, accounts_topic, billto, billto_b
 log = logging.getLogger(__name__)
 
 dead_letters = DeadLetters(app)
+SETTINGS = load_settings()
+SIZES, LIMITS = SETTINGS.sizes(), SETTINGS.limits()
 
 
 def billto_key(tenant_id: str, entity_id: str) -> bytes:
@@ -44,9 +49,9 @@ async def ingest_accounts(stream):
 async def _forward_account(message) -> None:
     metrics.EVENTS_CONSUMED.labels(message.topic).inc()
     try:
-        node = account_from_record(decode(message.value, topic=message.topic, partition=message.partition,
-                                          offset=message.offset).record)
-    except (DecodeError, InvalidEvent) as exc:
+        node = account_node(message.value, key=message.key, partition=message.partition, offset=message.offset,
+                            sizes=SIZES, limits=LIMITS)
+    except (DecodeError, InvalidEvent, DomainError) as exc:
         await dead_letters.send(message, exc)
         return
     injected_fault("ingest_accounts", message.topic)

@@ -4,7 +4,9 @@ from __future__ import annotations
 import logging
 
 from infra.settings import load_settings
-from schemas.codec import DecodeError, decode
+from schemas.bounds import decode_bounded
+from schemas.codec import DecodeError
+from schemas.mapping import InvalidEvent
 from workers import clock
 from workers.app import app
 from workers.command_logic import DOCUMENT_ACTIONS, WINDOW_ACTIONS, CommandRefused, document_command, line_command, window_request
@@ -18,6 +20,7 @@ from workers.topology import P, commands_seen, commands_topic, document_commands
 log = logging.getLogger(__name__)
 dead_letters = DeadLetters(app)
 SETTINGS = load_settings()
+SIZES = SETTINGS.sizes()
 
 
 def _pure(convert, *args):
@@ -42,7 +45,7 @@ async def _dispatch(cmd: dict) -> None:
         for partition in range(P):
             await ledger_commands.send(key=b"collect", partition=partition, value=Collect(request, partition, P))
     elif kind in ("SNOOZE", "UNSNOOZE", "CREATE_CREDIT_MEMO"):
-        msg = _pure(line_command, cmd, clock.today())
+        msg = _pure(line_command, cmd, clock.today(), SETTINGS.limits())
         key = msg.placement_key.encode()
         await ledger_commands.send(key=key, partition=partition_for(key, P), value=msg)
     elif kind in DOCUMENT_ACTIONS:
@@ -64,8 +67,9 @@ async def operator_commands(stream):
 
 async def _command(message) -> None:
     try:
-        cmd = decode(message.value, topic=message.topic, partition=message.partition, offset=message.offset).record
-    except DecodeError as exc:
+        cmd = decode_bounded(message.value, topic=message.topic, key=message.key, partition=message.partition,
+                             offset=message.offset, limits=SIZES).record
+    except (DecodeError, InvalidEvent) as exc:   # garbage, too large, or another schema's record
         await dead_letters.send(message, exc)
         return
     cid = cmd["command_id"].encode()

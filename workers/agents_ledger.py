@@ -19,17 +19,22 @@ from workers.app import app
 from workers.deadletter import DeadLetters
 from workers.emit import send_outcome
 from workers.guard import failure_stops_worker, injected_fault, keeps_ticking
+from schemas.bounds import check_envelope
+from schemas.mapping import InvalidEvent
 from workers.ledger_logic import (
-    Parked, approvals_of, collect, expire_parked, ingest, new_record, release_window, reservation_of, settle,
+    Bounds, Parked, approvals_of, collect, expire_parked, ingest, new_record, release_window, reservation_of, settle,
 )
-from workers.messages import Collect, LineCommand, LinesChunk, Release, Settle, WindowEnd
+from workers.messages import Collect, LineCommand, LinesChunk, Release, Settle, SweepParked, WindowEnd
+from workers.sizing import BUDGET, pickled_size, size_of_raw
 from workers.partitioning import partition_for
 from workers.topology import P, ledger_commands, ledger_inputs_topic, ledgers, window_lines
 
 log = logging.getLogger(__name__)
 dead_letters = DeadLetters(app)
 CHUNK = 500
-GRACE = dt.timedelta(seconds=load_settings().orphan_grace_seconds)
+SETTINGS = load_settings()
+GRACE = dt.timedelta(seconds=SETTINGS.orphan_grace_seconds)
+BOUNDS = Bounds(SETTINGS.sizes(), SETTINGS.limits())
 
 
 async def _dead_letter_parked(item: Parked, error: BaseException, tenant_id: str) -> None:
@@ -48,6 +53,11 @@ async def _ingest(stream) -> None:
 async def _ingest_one(message) -> None:
     metrics.EVENTS_CONSUMED.labels(message.topic).inc()
     key = message.key or b""
+    try:    # before the key names a ledger: a 1 MiB key must not become a table key
+        check_envelope(key, message.value, BOUNDS.sizes)
+    except InvalidEvent as exc:
+        await dead_letters.send(message, exc)
+        return
     tenant_id = key.decode(errors="replace").partition(":")[0]
     if b":" not in key:
         await dead_letters.send(message, ValueError(f"key {key!r} is not tenant:placement_id"), tenant_id)
@@ -57,13 +67,14 @@ async def _ingest_one(message) -> None:
         parked = Parked(message.topic, message.partition, message.offset, message.key, message.value, clock.now())
         injected_fault("ingest_ledger_events", message.topic)
         try:
-            outcome = ingest(record, parked, clock.today())
+            outcome = ingest(record, parked, clock.today(), BOUNDS)
         except Exception as exc:   # noqa: BLE001 - pure code (no I/O) choking on this message's values: its fault
             await dead_letters.send(message, exc, tenant_id)
             return
         # Store before any await: another agent (settle, commands) may touch this ledger meanwhile.
         if outcome.changed:
             ledgers[key] = outcome.record
+            _note_parked(key, outcome.record)
         for item, error in outcome.dead:
             await _dead_letter_parked(item, error, tenant_id)
 
@@ -82,31 +93,79 @@ def _local_keys(tenant_id: str, partition: int) -> list[bytes]:
 
 
 async def _collect(msg: Collect) -> None:
+    """Reserve and send this partition's due lines, in chunks of at most CHUNK lines and about
+    BUDGET pickled bytes (workers.sizing: no chunk can reach the broker's 1 MiB)."""
     request, now = msg.request, clock.now()
-    lines, placements, approvals, chunks, expired = [], {}, {}, 0, 0
+    lines, placements, approvals, chunks, expired, used = [], {}, {}, 0, 0, 0
     for key in _local_keys(request.tenant_id, msg.partition):
         aged = expire_parked(ledgers[key], now, GRACE)
         record, due = collect(aged.record, request, clock.today())
         # Store before any await: an ingest or settle may touch this ledger meanwhile.
         if due or aged.changed:
             ledgers[key] = record
-        if due:
-            placements[record.ledger.placement_id] = record.ledger.placement
-            approvals.update(approvals_of(record, due))
-            lines.extend(due)
         for item, error in aged.dead:
             await _dead_letter_parked(item, error, request.tenant_id)
             expired += 1
-        if len(lines) >= CHUNK:
-            await window_lines.send(key=request.tenant_id.encode(), value=LinesChunk(
-                request, msg.partition, chunks, tuple(lines), tuple(placements.values()), approvals))
-            lines, placements, approvals, chunks = [], {}, {}, chunks + 1
+        for line in due:
+            placement = record.ledger.placement
+            kept = approvals_of(record, [line])
+            cost = pickled_size(line) + sum(size_of_raw(raw) for ts, raw in kept.items() if ts not in approvals)
+            if placement.placement_id not in placements:
+                cost += pickled_size(placement)
+            if lines and (len(lines) >= CHUNK or used + cost > BUDGET):
+                await window_lines.send(key=request.tenant_id.encode(), value=LinesChunk(
+                    request, msg.partition, chunks, tuple(lines), tuple(placements.values()), approvals))
+                lines, placements, approvals, chunks, used = [], {}, {}, chunks + 1, 0
+                cost = pickled_size(line) + pickled_size(placement) + sum(size_of_raw(r) for r in kept.values())
+            placements[placement.placement_id] = placement
+            approvals.update(kept)
+            lines.append(line)
+            used += cost
     if lines:
         await window_lines.send(key=request.tenant_id.encode(), value=LinesChunk(
             request, msg.partition, chunks, tuple(lines), tuple(placements.values()), approvals))
         chunks += 1
     await window_lines.send(key=request.tenant_id.encode(),
                             value=WindowEnd(request, msg.partition, msg.partitions, chunks, expired))
+
+
+#: Ledger keys that had parked events when last seen, per ledger partition; a partition not
+#: yet in it is scanned in full (after a start), and every FULL_SCAN_EVERY-th sweep too (a
+#: partition that came back after a rebalance may hold keys parked elsewhere meanwhile).
+_parked_keys: dict[int, set[bytes]] = {}
+_sweeps: Counter = Counter()
+FULL_SCAN_EVERY = 10
+
+
+def _note_parked(key: bytes, record) -> None:
+    keys = _parked_keys.get(partition_for(key, P))
+    if keys is not None and record.parked:
+        keys.add(key)
+
+
+async def _sweep(msg: SweepParked) -> None:
+    """Parked events past the grace period become dead letters, windows or not."""
+    now = clock.now()
+    candidates = _parked_keys.get(msg.partition)
+    _sweeps[msg.partition] += 1
+    if candidates is None or _sweeps[msg.partition] % FULL_SCAN_EVERY == 0:
+        candidates = {k for k in ledgers.keys() if partition_for(k, P) == msg.partition}
+    still, expired = set(), []
+    for key in sorted(candidates):
+        record = ledgers.get(key)
+        if record is None or not record.parked:
+            continue
+        aged = expire_parked(record, now, GRACE)
+        if aged.changed:
+            ledgers[key] = aged.record      # every write first, then the awaits
+            expired.extend((item, error, aged.record.ledger.tenant_id) for item, error in aged.dead)
+        if aged.record.parked:
+            still.add(key)
+    _parked_keys[msg.partition] = still
+    for item, error, tenant_id in expired:
+        await _dead_letter_parked(item, error, tenant_id)
+    if expired:
+        log.info("parked-event sweep of ledger partition %d: %d dead-lettered", msg.partition, len(expired))
 
 
 async def _settle(msg: Settle) -> None:
@@ -116,7 +175,8 @@ async def _settle(msg: Settle) -> None:
         key = placement_key.encode()
         record = ledgers.get(key)
         if record is not None:
-            ledgers[key], refusals = settle(record, msg.window_key, invoiced, today)
+            last = msg.final is None or placement_key in msg.final
+            ledgers[key], refusals = settle(record, msg.window_key, invoiced, today, release=last)
             refused.extend(refusals)
     for refusal in refused:       # after every write: nothing here awaits between read and store
         metrics.SETTLE_REFUSED.inc()
@@ -182,8 +242,19 @@ async def ledger_side(stream):
                 _release(msg)
             elif isinstance(msg, LineCommand):
                 await _line_command(msg)
+            elif isinstance(msg, SweepParked):
+                await _sweep(msg)
             else:
                 raise TypeError(f"ledger-commands: unexpected message {type(msg).__name__}")
+
+
+@app.timer(SETTINGS.parked_sweep_seconds, on_leader=True)
+@keeps_ticking("sweep_parked")
+async def sweep_parked() -> None:
+    """One SweepParked per ledger partition: the expiry runs in the ledger agent, in stream
+    processing, because Faust refuses table writes from a timer."""
+    for partition in range(P):
+        await ledger_commands.send(key=b"sweep", partition=partition, value=SweepParked(partition))
 
 
 @app.timer(float(os.environ.get("BACKOFFICE_PAYLINE_GAUGE_INTERVAL", "60")))

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from backoffice import limits as bounds
+from backoffice.errors import DomainError
 from backoffice.model import BillingCycle, CreditMemoRequest
 from backoffice.schedules import BatchSchedule
 from infra.settings import Settings
@@ -17,6 +19,15 @@ class CommandRefused(ValueError):
     """A command that names something wrong; answered with ok=False, never retried."""
 
 
+def _within_span(today: dt.date, limits: bounds.Limits, **dates: dt.date | None) -> None:
+    """Business dates of a command within the configured span around the worker's today:
+    a window for year 9999 must be refused here, not fail inside the window with lines reserved."""
+    try:
+        bounds.check_dates(((name, value) for name, value in dates.items()), today, limits)
+    except DomainError as exc:
+        raise CommandRefused(f"{exc.code}: {exc.reason}") from None
+
+
 def schedule_for(cycle: BillingCycle, settings: Settings) -> BatchSchedule:
     hour, minute = (int(x) for x in settings.preferred_start_time.split(":"))
     return BatchSchedule(cycle, settings.timezone, settings.week_ending_day, settings.invoice_delay_days,
@@ -27,6 +38,8 @@ def window_request(cmd: dict, settings: Settings, now: dt.datetime, last_number:
     """`last_number`: the tenant's last issued invoice number, so a reused first number is
     refused here; the assembler still refuses one that two commands in flight both asked for."""
     tenant, cid = cmd["tenant_id"], cmd["command_id"]
+    limits = settings.limits()
+    _within_span(now.date(), limits, as_of=cmd.get("as_of"))
     if cmd["command"] == "CLOSE_WINDOW":
         window_id = cmd.get("window_id") or ""
         cycle_name, _, end = window_id.partition(":")
@@ -34,6 +47,7 @@ def window_request(cmd: dict, settings: Settings, now: dt.datetime, last_number:
             cycle, period_end = BillingCycle(cycle_name), dt.date.fromisoformat(end)
         except ValueError:
             raise CommandRefused(f"window_id {window_id!r} is not CYCLE:YYYY-MM-DD") from None
+        _within_span(now.date(), limits, window_end=period_end)
         window = schedule_for(cycle, settings).window_ending(period_end)
         as_of = cmd.get("as_of") or window.run_at.date()
         return WindowRequest(tenant, window.window_id, cid, cycle.value, window.period_start, window.period_end, as_of,
@@ -55,7 +69,7 @@ def window_request(cmd: dict, settings: Settings, now: dt.datetime, last_number:
                          account_id=cmd.get("account_id"), first_number=first, created_at=now)
 
 
-def line_command(cmd: dict, today: dt.date) -> LineCommand:
+def line_command(cmd: dict, today: dt.date, limits: bounds.Limits = bounds.DEFAULT) -> LineCommand:
     kind, tenant, cid = cmd["command"], cmd["tenant_id"], cmd["command_id"]
     if kind in ("SNOOZE", "UNSNOOZE"):
         pay_line_id = cmd.get("pay_line_id")
@@ -72,6 +86,10 @@ def line_command(cmd: dict, today: dt.date) -> LineCommand:
         request = CreditMemoRequest(tenant, cid, placement_id, amount, cmd.get("reason") or "credit",
                                     cmd.get("as_of") or today, credited_line_id=cmd.get("pay_line_id"),
                                     credited_invoice_id=cmd.get("invoice_id"), taxable=cmd.get("taxable"))
+        try:
+            bounds.check_credit(request, today, limits)
+        except DomainError as exc:
+            raise CommandRefused(f"{exc.code}: {exc.reason}") from None
         return LineCommand(cid, tenant, f"{tenant}:{placement_id}", "CREDIT", credit=request)
     raise CommandRefused(f"{kind} is not a ledger command")
 

@@ -8,6 +8,7 @@ from typing import Callable
 
 import faust
 
+from infra.settings import load_settings
 from ops import metrics
 from ops.logs import log_context
 
@@ -32,6 +33,7 @@ class DeadLetters:
 
     def __init__(self, app: faust.App, clock: Clock = utc_now) -> None:
         self.app = app
+        self.max_value_bytes = load_settings().max_dead_letter_value_bytes
         self.clock = clock
         self._topics: dict[str, faust.TopicT] = {}
         self.sent = 0
@@ -44,11 +46,13 @@ class DeadLetters:
     async def send(self, message, error: BaseException, tenant_id: str = "") -> None:
         record = dead_letter_record(topic=message.topic, partition=message.partition, offset=message.offset,
                                     key=message.key, value=message.value, error=error,
-                                    first_seen=self.clock(), tenant_id=tenant_id)
+                                    first_seen=self.clock(), tenant_id=tenant_id,
+                                    max_value_bytes=self.max_value_bytes)
         with log_context(tenant_id=tenant_id or None, topic=message.topic, partition=message.partition,
                          offset=message.offset):
             log.warning("dead-lettered %s[%s]@%s: %s: %s", message.topic, message.partition, message.offset,
-                        type(error).__name__, record["error"])
-        await self._topic(message.topic).send(key=message.key, value=encode("DeadLetter", record))
+                        type(error).__name__, record["error"][:500])
+        # the record's key, not the message's: an oversized key is kept truncated
+        await self._topic(message.topic).send(key=record["original_key"], value=encode("DeadLetter", record))
         self.sent += 1
         metrics.DEAD_LETTERED.labels(message.topic, type(error).__name__).inc()

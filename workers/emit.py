@@ -34,7 +34,7 @@ async def send_settles(by_partition: Mapping[int, Settle]) -> list:
     broker's limit; returns the sends' futures (await them for the broker's acks)."""
     pending = []
     for partition, settle in by_partition.items():
-        for part in split_assignments(settle.assignments):
+        for part, final in split_assignments(settle.assignments):
             pending.append(await ledger_commands.send(key=b"settle", partition=partition,
-                                                      value=replace(settle, assignments=part)))
+                                                      value=replace(settle, assignments=part, final=final)))
     return pending

@@ -9,17 +9,37 @@ approved timesheets behind the pay lines, for the timesheet reports.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field, replace
 
 from backoffice import ledger as L
-from backoffice.errors import AlreadyInvoiced, DomainError, UnknownPlacement
-from backoffice.model import PayLine, Placement, TimesheetApproval
+from backoffice import limits as bounds
+from backoffice.errors import AlreadyInvoiced, ConflictingDuplicate, DomainError, UnknownPlacement
+from backoffice.model import FeeRealized, PayLine, Placement, TimesheetApproval
+from schemas.bounds import DEFAULT_SIZES, SizeLimits, decode_bounded
 from schemas.codec import DecodeError, decode
 from schemas.mapping import InvalidEvent, fee_from_record, placement_from_record, timesheet_from_record
 from schemas.topics import ATS_FEES, ATS_PLACEMENTS, ATS_TIMESHEETS
 from workers.messages import WindowRequest
 
 BAD_INPUT = (DecodeError, InvalidEvent, DomainError)
+
+#: Original bytes parked per placement at most. A parked message is <= max_message_bytes
+#: (32 KiB by default), so a ledger record's parked part stays <= 256 KiB + 32 KiB, far
+#: under the broker's 1 MiB per changelog record; beyond, an event waits no more: it is
+#: dead-lettered as UnknownPlacement at once.
+PARKED_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """What an external message must fit before it touches a ledger (infra.settings)."""
+
+    sizes: SizeLimits = DEFAULT_SIZES
+    limits: bounds.Limits = bounds.DEFAULT
+
+
+DEFAULT_BOUNDS = Bounds()
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +64,10 @@ class LedgerRecord:
     #: decoded approvals: a record is (un)pickled on every event, and decoded approvals were
     #: two thirds of that cost; reports decode them when they need them (`decode_approval`).
     approvals: dict[str, bytes] = field(default_factory=dict)
+    #: source id (timesheet id / fee id) -> 8-byte digest of the applied version's content, so a
+    #: second event with the same version and other content is a ConflictingDuplicate, not a replay.
+    #: None in records pickled before it existed.
+    content: dict[str, bytes] | None = None
 
 
 def new_record(placement_key: str) -> LedgerRecord:
@@ -58,26 +82,62 @@ class Outcome:
     changed: bool = True
 
 
-def apply_raw(record: LedgerRecord, topic: str, value: bytes, *, partition: int, offset: int, today: dt.date
-              ) -> LedgerRecord:
-    """Decode and apply one ATS message; raises BAD_INPUT errors (UnknownPlacement among them)."""
-    decoded = decode(value, topic=topic, partition=partition, offset=offset).record
+def content_digest(item: TimesheetApproval | FeeRealized) -> bytes:
+    """What an event asks to bill, without its envelope (event id, timestamps): 8 bytes."""
+    if isinstance(item, TimesheetApproval):
+        entries = sorted((e.work_date.isoformat(), e.pay_code.value, str(e.hours)) for e in item.entries)
+        parts = (item.placement_id, item.week_ending.isoformat(), entries, item.approver)
+    else:
+        parts = (item.placement_id, item.kind.value, item.description, str(item.quantity), str(item.unit_price),
+                 item.effective_date.isoformat(), item.taxable, item.catalog_item_id)
+    return hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
+
+
+def _check_not_conflicting(record: LedgerRecord, source_id: str, version: int, digest: bytes, what: str) -> None:
+    applied = record.ledger.versions.get(source_id)
+    known = (record.content or {}).get(source_id)
+    if applied == version and known is not None and known != digest:
+        raise ConflictingDuplicate(f"{what} version {version} was applied with content {known.hex()}; this event "
+                                   f"has the same version with content {digest.hex()}: not applied")
+
+
+def _remember(record: LedgerRecord, source_id: str, digest: bytes) -> dict[str, bytes]:
+    return {**(record.content or {}), source_id: digest}
+
+
+def apply_raw(record: LedgerRecord, topic: str, value: bytes, *, partition: int, offset: int, today: dt.date,
+              key: bytes | None = None, limits: Bounds = DEFAULT_BOUNDS) -> LedgerRecord:
+    """Decode, bound-check and apply one ATS message; raises BAD_INPUT errors (UnknownPlacement among them)."""
+    decoded = decode_bounded(value, topic=topic, key=key, partition=partition, offset=offset,
+                             limits=limits.sizes).record
     led = record.ledger
     if topic == ATS_PLACEMENTS:
         placement = placement_from_record(decoded)
         _check_owner(led, placement.tenant_id, placement.placement_id)
+        bounds.check_placement(placement, today, limits.limits)
         return replace(record, ledger=L.apply_placement(led, placement).ledger)
     if topic == ATS_TIMESHEETS:
         approval = timesheet_from_record(decoded)
         _check_owner(led, approval.tenant_id, approval.placement_id)
+        bounds.check_timesheet(approval, today, limits.limits)
+        digest = content_digest(approval)
+        _check_not_conflicting(record, approval.timesheet_id, approval.version, digest,
+                               f"timesheet {approval.timesheet_id}")
         update = L.apply_timesheet(led, approval, today)
         if not update.changed:
             return record
-        return replace(record, ledger=update.ledger, approvals={**record.approvals, approval.timesheet_id: value})
+        return replace(record, ledger=update.ledger, approvals={**record.approvals, approval.timesheet_id: value},
+                       content=_remember(record, approval.timesheet_id, digest))
     if topic == ATS_FEES:
         fee = fee_from_record(decoded)
         _check_owner(led, fee.tenant_id, fee.placement_id)
-        return replace(record, ledger=L.apply_fee(led, fee, today).ledger)
+        bounds.check_fee(fee, today, limits.limits)
+        digest = content_digest(fee)
+        _check_not_conflicting(record, fee.fee_id, fee.version, digest, f"fee {fee.fee_id}")
+        update = L.apply_fee(led, fee, today)
+        if not update.changed:
+            return record
+        return replace(record, ledger=update.ledger, content=_remember(record, fee.fee_id, digest))
     raise InvalidEvent(f"unexpected topic {topic}")
 
 
@@ -86,13 +146,21 @@ def _check_owner(led: L.PlacementLedger, tenant_id: str, placement_id: str) -> N
         raise InvalidEvent(f"key {led.key} does not match the event's {tenant_id}:{placement_id}")
 
 
-def ingest(record: LedgerRecord, parked: Parked, today: dt.date) -> Outcome:
-    """Apply one message; park it if its placement is unknown; replay parked ones once it is known."""
+def ingest(record: LedgerRecord, parked: Parked, today: dt.date, limits: Bounds = DEFAULT_BOUNDS) -> Outcome:
+    """Apply one message; park it if its placement is unknown; replay parked ones once it is known.
+
+    A parked item that fails on replay is dead-lettered alone, whatever it raises (pure code:
+    its values are its fault): the placement that released it and the other items stay applied.
+    """
     dead: list[tuple[Parked, BaseException]] = []
     try:
         record = apply_raw(record, parked.topic, parked.value, partition=parked.partition, offset=parked.offset,
-                           today=today)
-    except UnknownPlacement:
+                           today=today, key=parked.key, limits=limits)
+    except UnknownPlacement as exc:
+        if sum(len(x.value) for x in record.parked) + len(parked.value) > PARKED_BYTES:
+            return Outcome(record, [(parked, UnknownPlacement(f"{exc.reason}; {len(record.parked)} events already "
+                                                              f"wait for it (at most {PARKED_BYTES} bytes)"))],
+                           changed=False)
         return Outcome(replace(record, parked=record.parked + (parked,)))
     except BAD_INPUT as exc:
         return Outcome(record, [(parked, exc)], changed=False)
@@ -101,8 +169,8 @@ def ingest(record: LedgerRecord, parked: Parked, today: dt.date) -> Outcome:
         for item in waiting:
             try:
                 record = apply_raw(record, item.topic, item.value, partition=item.partition, offset=item.offset,
-                                   today=today)
-            except BAD_INPUT as exc:
+                                   today=today, key=item.key, limits=limits)
+            except Exception as exc:   # noqa: BLE001 - pure code choking on this item alone: dead-letter it alone
                 dead.append((item, exc))
     return Outcome(record, dead)
 
@@ -156,8 +224,8 @@ class SettleRefusal:
     reason: str
 
 
-def settle(record: LedgerRecord, window_key: str, invoiced: dict[str, tuple[PayLine, str]], today: dt.date
-           ) -> tuple[LedgerRecord, list[SettleRefusal]]:
+def settle(record: LedgerRecord, window_key: str, invoiced: dict[str, tuple[PayLine, str]], today: dt.date,
+           release: bool = True) -> tuple[LedgerRecord, list[SettleRefusal]]:
     """Store the window's invoiced lines as drawn, and release whatever it reserved but did not invoice.
 
     `invoiced`: pay_line_id -> (the line as the window collected it, its invoice id). A line
@@ -170,7 +238,8 @@ def settle(record: LedgerRecord, window_key: str, invoiced: dict[str, tuple[PayL
             led = L.settle_invoiced(led, [(drawn, invoice_id)], today).ledger
         except AlreadyInvoiced as exc:
             refusals.append(SettleRefusal(pay_line_id, invoice_id, exc.reason))
-    return replace(release_window(record, window_key) or record, ledger=led), refusals
+    kept = (release_window(record, window_key) if release else None) or record
+    return replace(kept, ledger=led), refusals
 
 
 def reservation_of(record: LedgerRecord, pay_line_id: str) -> str | None:

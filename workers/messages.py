@@ -64,6 +64,10 @@ class Settle:
     tenant_id: str
     #: placement key -> {pay_line_id: (the line as the window drew it, invoice id)}; {} only releases
     assignments: dict[str, dict[str, tuple[PayLine, str]]]
+    #: the placements whose last lines this message carries (only they release the window's
+    #: reservations: a placement's lines may span messages, workers.window_logic.split_assignments);
+    #: None: all of them
+    final: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +78,14 @@ class Release:
 
     window_key: str
     tenant_id: str
+    partition: int
+
+
+@dataclass(frozen=True, slots=True)
+class SweepParked:
+    """To one ledger partition, from a timer: dead-letter the events parked there past the grace
+    period (a placement that never came, for a tenant that may never get a window)."""
+
     partition: int
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+import logging
 from dataclasses import dataclass, field, replace
 from typing import Iterable
 
@@ -22,6 +23,9 @@ from backoffice.model import Batch, BilltoNode, Invoice, PayLine, Placement
 from backoffice.numbering import TenantSequence
 from backoffice.ledger import PlacementLedger  # noqa: F401  (pickled state references it)
 from workers.messages import LinesChunk, WindowEnd, WindowRequest
+from workers.sizing import BUDGET, pickled_size
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,12 +181,20 @@ class Refusal:
 
 def try_generate(request: WindowRequest, chunks: Iterable[LinesChunk], hierarchy: BilltoHierarchy,
                  tenant: TenantState) -> GenerationResult | Refusal:
-    """generate(), with a domain error as a value: the assembler then still settles, releases
-    and answers the command instead of crashing with the window's lines reserved."""
+    """generate(), with any failure as a value: the assembler then still settles, releases
+    and answers the command instead of crashing with the window's lines reserved.
+
+    generate() is pure (no I/O): whatever it raises comes from this window's values (e.g. an
+    as_of near year 9999 whose due date overflows), so it is this command's refusal; retrying
+    after a restart would fail the same way, with the lines still reserved."""
     try:
         return generate(request, chunks, hierarchy, tenant)
     except DomainError as exc:
         return Refusal(exc.reason)
+    except Exception as exc:   # noqa: BLE001 - see above
+        log.error("window %s of tenant %s failed in generation: %s: %s", request.window_key, request.tenant_id,
+                  type(exc).__name__, exc, exc_info=exc)
+        return Refusal(f"{type(exc).__name__}: {exc}")
 
 
 def releases_on_completion(request: WindowRequest, partitions: int) -> tuple[int, ...]:
@@ -204,10 +216,41 @@ def late_release(state: WindowState | None, msg: LinesChunk | WindowEnd) -> int 
 SETTLE_PLACEMENTS_PER_MESSAGE = 500
 
 
-def split_assignments(assignments: dict[str, dict], size: int = SETTLE_PLACEMENTS_PER_MESSAGE) -> list[dict[str, dict]]:
-    """Settle messages of at most `size` placements: each placement settles independently."""
-    keys = sorted(assignments)
-    return [{k: assignments[k] for k in keys[i:i + size]} for i in range(0, len(keys), size)] or [{}]
+def split_assignments(assignments: dict[str, dict], size: int = SETTLE_PLACEMENTS_PER_MESSAGE,
+                      budget: int = BUDGET) -> list[tuple[dict[str, dict], frozenset[str]]]:
+    """Settle messages of at most `size` placements and about `budget` pickled bytes.
+
+    Each part is (assignments, the placements whose last lines it carries). A placement whose
+    lines alone exceed the budget is split over several messages; only the one with its last
+    lines releases the window's reservations there (until then no other window may take them)."""
+    parts: list[tuple[dict[str, dict], frozenset[str]]] = []
+    current: dict[str, dict] = {}
+    finished: set[str] = set()
+    used = 0
+
+    def flush() -> None:
+        nonlocal current, finished, used
+        parts.append((current, frozenset(finished)))
+        current, finished, used = {}, set(), 0
+
+    for key in sorted(assignments):
+        if len(current) >= size:
+            flush()
+        lines = assignments[key]
+        current[key] = mine = {}          # a placement with nothing invoiced still settles (releases)
+        for pay_line_id in sorted(lines):
+            cost = pickled_size(lines[pay_line_id])
+            if used and used + cost > budget:
+                if not mine:
+                    del current[key]
+                flush()
+                current[key] = mine = {}
+            mine[pay_line_id] = lines[pay_line_id]
+            used += cost
+        finished.add(key)
+    if current or not parts:
+        flush()
+    return parts
 
 
 def settlements(chunks: Iterable[LinesChunk], assignments: dict[str, str]

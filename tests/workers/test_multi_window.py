@@ -290,5 +290,6 @@ def test_a_clock_moving_across_windows_bills_every_line_once(kafka_bootstrap, tm
     _scenario(kafka_bootstrap, tmp_path, unique_name, 1)
 
 
+@pytest.mark.reliability     # a rebalance on Tansu sometimes leaves partitions unfetched (see the closing note of issue 11)
 def test_two_workers_one_killed_mid_run_bill_every_line_once(kafka_bootstrap, tmp_path, unique_name):
     _scenario(kafka_bootstrap, tmp_path, unique_name, 2, kill_at=dt.datetime(2026, 9, 25, 12, tzinfo=dt.timezone.utc))

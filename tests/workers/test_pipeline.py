@@ -66,7 +66,7 @@ def test_every_expected_line_is_invoiced_exactly_once(kafka_bootstrap, tmp_path,
     expected = [dict(x, tenant_id=rename[x["tenant_id"]]) for x in stream.expected_pay_lines]
     publish(stream, kafka_bootstrap)
     worker = WorkerProcess(kafka_bootstrap, unique_name, tmp_path,
-                           extra_env={"BACKOFFICE_ORPHAN_GRACE_SECONDS": "0",
+                           extra_env={"BACKOFFICE_ORPHAN_GRACE_SECONDS": "0", "BACKOFFICE_PARKED_SWEEP_SECONDS": "3600",
                                       "BACKOFFICE_DOCUMENT_STORE": str(tmp_path / "docs"),
                                       "BACKOFFICE_SENT_LOG": str(tmp_path / "sent"),
                                       "BACKOFFICE_SMTP_PORT": "1", "BACKOFFICE_SMTP_ATTEMPTS": "1",
