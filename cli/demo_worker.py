@@ -185,6 +185,10 @@ def stage_lag(run) -> None:
     click.echo(format_table(groups))
 
 
+#: the demo agencies' books: US companies (month-first dates) with a sales-tax item named as QuickBooks' default
+DEMO_COMPANY = {"date_format": "MM/DD/YYYY", "sales_tax_item": "Sales Tax"}
+
+
 def stage_exports(run) -> None:
     """Offline AR/GL exports of every batch: QuickBooks Desktop IIF and Xero CSV, with the PDFs."""
     from connectors.export.bundle import build_zip
@@ -208,7 +212,7 @@ def stage_exports(run) -> None:
     for batch_id, recs in sorted(batches.items()):
         docs = [invoice_from_record(r) for r in recs]
         for fmt in ("iif", "xero-csv"):
-            (out / f"{batch_id}-{fmt}.zip").write_bytes(build_zip(fmt, batch_id, docs, pdfs))
+            (out / f"{batch_id}-{fmt}.zip").write_bytes(build_zip(fmt, batch_id, docs, pdfs, DEMO_COMPANY))
             written += 1
     click.echo(f"\nexports: {written} zip files (QuickBooks IIF and Xero CSV per batch, PDFs included) "
                f"in {out.resolve()}")
