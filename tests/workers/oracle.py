@@ -37,3 +37,18 @@ def assert_gapless(numbers_by_tenant: dict[str, list[int]], tenants: Iterable[st
     for tenant in tenants:
         numbers = sorted(numbers_by_tenant.get(tenant, []))
         assert numbers and numbers == list(range(1, len(numbers) + 1)), (tenant, numbers)
+
+
+def prefixed(stream, prefix: str):
+    """The simulator's stream with every tenant id prefixed, so tests sharing the session broker
+    never see each other's tenants; returns (stream, its tenant ids)."""
+    from dataclasses import replace
+
+    def retag(ev):
+        rec = dict(ev.record)
+        rec["tenant_id"] = f"{prefix}-{rec['tenant_id']}"
+        return replace(ev, key=f"{prefix}-{ev.key.decode()}".encode(), record=rec)
+
+    stream.events = [retag(e) for e in stream.events]
+    stream.expected_pay_lines = [dict(x, tenant_id=f"{prefix}-{x['tenant_id']}") for x in stream.expected_pay_lines]
+    return stream, sorted({e.record["tenant_id"] for e in stream.events})

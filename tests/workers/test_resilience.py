@@ -2,7 +2,6 @@
 expects is invoiced exactly once, numbers gapless per tenant."""
 import datetime as dt
 import time
-from dataclasses import replace
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
@@ -14,7 +13,7 @@ from simulator.generate import generate
 from simulator.publish import publish
 from workers.names import ingest_topics
 from tests.workers.harness import WorkerProcess, produce, read_table, records_by, wait_drained, wait_until
-from tests.workers.oracle import assert_gapless, assert_invoiced_exactly_once, due_by
+from tests.workers.oracle import assert_gapless, assert_invoiced_exactly_once, due_by, prefixed
 from tests.workers.test_pipeline import command
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -24,16 +23,7 @@ KILL_AS_OF, LAST_AS_OF = dt.date(2026, 10, 5), dt.date(2026, 10, 19)
 
 
 def _stream(prefix):
-    stream = generate(tenants=2, placements=40, weeks=6, seed=9, start=START, bad_rate=0.0)
-
-    def retag(ev):
-        rec = dict(ev.record)
-        rec["tenant_id"] = f"{prefix}-{rec['tenant_id']}"
-        return replace(ev, key=f"{prefix}-{ev.key.decode()}".encode(), record=rec)
-
-    stream.events = [retag(e) for e in stream.events]
-    stream.expected_pay_lines = [dict(x, tenant_id=f"{prefix}-{x['tenant_id']}") for x in stream.expected_pay_lines]
-    return stream, sorted({e.record["tenant_id"] for e in stream.events})
+    return prefixed(generate(tenants=2, placements=40, weeks=6, seed=9, start=START, bad_rate=0.0), prefix)
 
 
 def _outcomes(bootstrap, ids):

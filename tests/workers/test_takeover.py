@@ -9,7 +9,6 @@ numbers gapless per tenant.
 """
 import datetime as dt
 import os
-from dataclasses import replace
 
 import pytest
 
@@ -20,7 +19,7 @@ from schemas.topics import BILLING_INVOICES
 from simulator.generate import generate
 from simulator.publish import publish
 from tests.workers.harness import WorkerProcess, produce, wait_until
-from tests.workers.oracle import assert_gapless, assert_invoiced_exactly_once, due_by
+from tests.workers.oracle import assert_gapless, assert_invoiced_exactly_once, due_by, prefixed
 from tests.workers.test_pipeline import command
 from workers.guard import EXIT_AGENT_FAILURE
 
@@ -35,16 +34,7 @@ MATRIX = os.environ.get("BACKOFFICE_TAKEOVER_MATRIX") == "1"
 
 
 def _stream(prefix):
-    stream = generate(tenants=2, placements=12, weeks=4, seed=5, start=START, bad_rate=0.0)
-
-    def retag(ev):
-        rec = dict(ev.record)
-        rec["tenant_id"] = f"{prefix}-{rec['tenant_id']}"
-        return replace(ev, key=f"{prefix}-{ev.key.decode()}".encode(), record=rec)
-
-    stream.events = [retag(e) for e in stream.events]
-    stream.expected_pay_lines = [dict(x, tenant_id=f"{prefix}-{x['tenant_id']}") for x in stream.expected_pay_lines]
-    return stream, sorted({e.record["tenant_id"] for e in stream.events})
+    return prefixed(generate(tenants=2, placements=12, weeks=4, seed=5, start=START, bad_rate=0.0), prefix)
 
 
 def _generated(bootstrap, tenants) -> dict[str, dict]:
