@@ -24,8 +24,9 @@ Rules
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from decimal import ROUND_HALF_UP, Decimal
 
 from backoffice.errors import CreditExceedsOpenAmount, UnrepresentableLine
@@ -101,14 +102,22 @@ def _cents(value: Decimal) -> int:
     return int(round_cents(value).scaleb(2))
 
 
+#: InvoiceLine's fields before its four figures (which are its last four): `price_lines` builds
+#: each priced line from them positionally, about four times faster than dataclasses.replace,
+#: which was two thirds of generating a 100k-line window (bench/domain.py)
+_FIGURE_FIELDS = ("priced_quantity", "priced_rate", "tax_share", "line_total")
+_LINE_NAMES = tuple(f.name for f in fields(InvoiceLine))
+assert _LINE_NAMES[-4:] == _FIGURE_FIELDS, "InvoiceLine's figures must stay its last fields"
+_LINE_HEAD = operator.attrgetter(*_LINE_NAMES[:-4])
+
+
 def price_lines(lines: Sequence[InvoiceLine], tax: Decimal) -> tuple[InvoiceLine, ...]:
     """The lines with their priced form, tax share and total filled in."""
     shares = allocate_tax([ln.amount for ln in lines], [ln.taxable for ln in lines], tax)
     out = []
     for line, share in zip(lines, shares, strict=True):
         quantity, rate = priced_form(line.quantity, line.rate, line.amount)
-        out.append(replace(line, priced_quantity=quantity, priced_rate=rate, tax_share=share,
-                           line_total=line.amount + share))
+        out.append(InvoiceLine(*_LINE_HEAD(line), quantity, rate, share, line.amount + share))
     return tuple(out)
 
 
