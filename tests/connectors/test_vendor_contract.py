@@ -48,6 +48,15 @@ def _qbo_sync(server, docs, **kw):
     return asyncio.run(_run(_connector(server, **kw), lambda c: c.sync_many(docs)))
 
 
+def _book_invoice_and_its_credit(server, prefix):
+    """One invoice synced, then a credit memo crediting it: (invoice, memo, booked invoice, booked memo)."""
+    invoice = workload.invoices(1, prefix=prefix)[0]
+    memo = workload.credit_memo_for(invoice, 0, prefix=prefix)
+    booked = _qbo_sync(server, [workload.outgoing(invoice, with_pdf=False)])[0].external
+    out = dataclasses.replace(workload.outgoing(memo, with_pdf=False), credited_external_ids=(booked.external_id,))
+    return invoice, memo, booked, _qbo_sync(server, [out])[0].external
+
+
 # -- QuickBooks Online --------------------------------------------------------------------------
 
 def test_qbo_batch_requestid_is_at_most_36_and_each_bid_at_most_10_characters():
@@ -120,12 +129,8 @@ def test_qbo_lines_use_the_companys_mapped_tax_codes_and_income_account():
 
 
 def test_qbo_server_tracks_balances_refuses_over_applied_credit_and_bumps_sync_tokens():
-    invoice = workload.invoices(1, prefix="bal-")[0]
-    memo = workload.credit_memo_for(invoice, 0, prefix="bal-")
     with QboTestServer(limits=Limits(minute=100_000), time_scale=60) as server:
-        booked = _qbo_sync(server, [workload.outgoing(invoice, with_pdf=False)])[0].external
-        out = dataclasses.replace(workload.outgoing(memo, with_pdf=False), credited_external_ids=(booked.external_id,))
-        _qbo_sync(server, [out])
+        _, memo, _, _ = _book_invoice_and_its_credit(server, "bal-")
         inv = server.documents("r1")[0]
         credit = server.documents("r1", "CreditMemo")[0]
         assert Decimal(str(inv["Balance"])) == Decimal(str(inv["TotalAmt"])) - abs(memo.total).quantize(Decimal("0.01"))
@@ -265,12 +270,8 @@ def test_connect_reads_the_company_and_stores_the_mapping_from_flags(tmp_path, s
 
 
 def test_qbo_refuses_voiding_a_linked_document_and_the_connector_unlinks_its_credit_first():
-    invoice = workload.invoices(1, prefix="lnk-")[0]
-    memo = workload.credit_memo_for(invoice, 0, prefix="lnk-")
     with QboTestServer(limits=Limits(minute=100_000), time_scale=60) as server:
-        booked = _qbo_sync(server, [workload.outgoing(invoice, with_pdf=False)])[0].external
-        out = dataclasses.replace(workload.outgoing(memo, with_pdf=False), credited_external_ids=(booked.external_id,))
-        credit = _qbo_sync(server, [out])[0].external
+        _, _, booked, credit = _book_invoice_and_its_credit(server, "lnk-")
         realm = server.realm("r1")
         inv = server.documents("r1")[0]
         status, body = server._void(realm, "Invoice", {"Id": inv["Id"], "SyncToken": inv["SyncToken"]}, "void")
