@@ -21,6 +21,14 @@ WEEK = dt.date(2026, 9, 6)
 PER_TIMESHEET = Decimal("1260.00") + Decimal("118.13")     # 40 h x 31.50, 2.5 h x 47.25 rounded half-up
 
 
+
+
+def api_worker_env(tokens: dict, data) -> dict:
+    """A worker serving the ops API to `tokens`, on a fixed clock, with no scheduler, SMTP or sync noise."""
+    return {"BACKOFFICE_OPS_TOKENS": json.dumps(tokens), "BACKOFFICE_SCHEDULER_INTERVAL": "3600",
+            "BACKOFFICE_DOCUMENT_STORE": str(data / "docs"), "BACKOFFICE_SENT_LOG": str(data / "sent"),
+            "BACKOFFICE_SMTP_PORT": "1", "BACKOFFICE_SMTP_ATTEMPTS": "1",
+            "BACKOFFICE_CLOCK": "2026-09-10T12:00:00+00:00"}
 @pytest.fixture(scope="module")
 def api(kafka_bootstrap, tmp_path_factory):
     create_topics(kafka_bootstrap)
@@ -34,11 +42,7 @@ def api(kafka_bootstrap, tmp_path_factory):
     port = free_port()
     tokens = {"root-token": "*", "tenant-token": tenant, "other-token": "someone-else"}
     data = tmp_path_factory.mktemp("api")
-    worker = WorkerProcess(kafka_bootstrap, tenant, data, web_port=port, extra_env={
-        "BACKOFFICE_OPS_TOKENS": json.dumps(tokens), "BACKOFFICE_SCHEDULER_INTERVAL": "3600",
-        "BACKOFFICE_DOCUMENT_STORE": str(data / "docs"), "BACKOFFICE_SENT_LOG": str(data / "sent"),
-        "BACKOFFICE_SMTP_PORT": "1", "BACKOFFICE_SMTP_ATTEMPTS": "1",
-        "BACKOFFICE_CLOCK": "2026-09-10T12:00:00+00:00"}).start()
+    worker = WorkerProcess(kafka_bootstrap, tenant, data, web_port=port, extra_env=api_worker_env(tokens, data)).start()
     try:
         base = f"http://127.0.0.1:{port}"
         wait_until(lambda: httpx.get(f"{base}/readyz", timeout=2).status_code == 200, 90, message="readyz")

@@ -18,6 +18,7 @@ from infra.broker import free_port
 from schemas.codec import encode
 from schemas.topics import ATS_ACCOUNTS, ATS_PLACEMENTS, ATS_TIMESHEETS
 from simulator.records import account_record, placement_record, timesheet_record
+from tests.ops.test_api import api_worker_env
 from tests.workers.harness import WorkerProcess, produce, wait_drained, wait_until
 from tests.workers.test_pipeline import outcomes
 from workers.names import ingest_topics
@@ -43,12 +44,9 @@ def doors(kafka_bootstrap, tmp_path_factory):
     routes_file = data / "routes.json"
     tokens = {"root-token": "*", "a-token": a, "b-token": b}
     worker = WorkerProcess(kafka_bootstrap, app_id, data, web_port=port,
-                           command=[sys.executable, "-m", "tests.ops.route_dump", str(routes_file)], extra_env={
-                               "BACKOFFICE_OPS_TOKENS": json.dumps(tokens), "BACKOFFICE_SCHEDULER_INTERVAL": "3600",
-                               "BACKOFFICE_API_MAX_BODY_BYTES": str(MAX_BODY),
-                               "BACKOFFICE_DOCUMENT_STORE": str(data / "docs"), "BACKOFFICE_SENT_LOG": str(data / "sent"),
-                               "BACKOFFICE_SMTP_PORT": "1", "BACKOFFICE_SMTP_ATTEMPTS": "1",
-                               "BACKOFFICE_CLOCK": "2026-09-10T12:00:00+00:00"}).start()
+                           command=[sys.executable, "-m", "tests.ops.route_dump", str(routes_file)],
+                           extra_env={**api_worker_env(tokens, data), "BACKOFFICE_API_MAX_BODY_BYTES": str(MAX_BODY)}
+                           ).start()
     try:
         base = f"http://127.0.0.1:{port}"
         wait_until(lambda: httpx.get(f"{base}/readyz", timeout=2).status_code == 200, 120, message="readyz")
