@@ -251,6 +251,8 @@ def apply_credit(ledger: PlacementLedger, request: CreditMemoRequest, today: dt.
     if request.amount <= 0:
         raise InvalidPayLineInput(f"credit {request.request_id}: amount must be positive, got {request.amount}")
     description = request.description or f"Credit: {request.reason}"
+    if request.credited_invoice_id and original_amount is None:
+        _check_credited_invoice(ledger, request)
     if request.credited_line_id:
         if original_amount is None:
             original = ledger.lines.get(request.credited_line_id)
@@ -273,6 +275,23 @@ def apply_credit(ledger: PlacementLedger, request: CreditMemoRequest, today: dt.
         reason=request.reason)
     lines = {**ledger.lines, line.pay_line_id: line}
     return LedgerUpdate(replace(ledger, lines=lines, versions={**ledger.versions, request.request_id: 0}), (line,))
+
+
+def _check_credited_invoice(ledger: PlacementLedger, request: CreditMemoRequest) -> None:
+    """A credit memo names a live invoice that bills this placement (and the credited line, if named).
+
+    A voided invoice released its lines back to Pending: there is nothing left on it to credit
+    (re-billing them is the correction). Crediting it anyway would lower what the client owes
+    below what any live invoice says, so it is refused with the reason.
+    """
+    on_invoice = {k for k, x in ledger.lines.items()
+                  if x.status is PayLineStatus.INVOICED and x.invoice_id == request.credited_invoice_id}
+    if not on_invoice:
+        raise UnknownPayLine(f"credit {request.request_id}: invoice {request.credited_invoice_id} bills nothing of "
+                             f"placement {ledger.placement_id} (voided, or another placement's invoice)")
+    if request.credited_line_id and request.credited_line_id not in on_invoice:
+        raise UnknownPayLine(f"credit {request.request_id}: {request.credited_line_id} is not on invoice "
+                             f"{request.credited_invoice_id}")
 
 
 def _credit_taxable(ledger: PlacementLedger, request: CreditMemoRequest, placement: Placement) -> bool:

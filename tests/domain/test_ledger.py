@@ -5,7 +5,7 @@ import pytest
 
 from backoffice import ledger as L
 from backoffice.errors import (
-    CreditExceedsOriginal, IllegalPayLineTransition, MissingBillRate, PlacementCancelled, UnknownPlacement,
+    CreditExceedsOriginal, IllegalPayLineTransition, MissingBillRate, PlacementCancelled, UnknownPayLine, UnknownPlacement,
 )
 from backoffice.model import CreditMemoRequest, FeeKind, PayLineSource, PayLineStatus, PlacementStatus, PlacementType
 from tests.domain.factories import D, WEEK_END, fee, placement, timesheet
@@ -229,3 +229,24 @@ def test_refreshing_a_snoozed_fee_keeps_the_hold():
     (key,) = led.lines
     led = L.apply_fee(L.snooze(led, key).ledger, fee(price="120.00", version=2), TODAY).ledger
     assert (led.lines[key].amount, led.lines[key].status) == (D("120.00"), PayLineStatus.SNOOZED)
+
+
+def test_a_credit_naming_a_voided_invoice_is_refused():
+    """Voiding released the lines to Pending: a credit on that invoice would lower the balance below
+    every live document. Refused, linked or not; the line's new invoice can be credited."""
+    led = L.apply_fee(ledger_with(), fee(price="1000.00"), TODAY).ledger
+    (key,) = led.lines
+    led = L.mark_invoiced(led, {key: "inv-1"}).ledger
+    led = L.release_invoice(led, "inv-1", TODAY).ledger                       # inv-1 voided
+    for linked in (key, None):
+        with pytest.raises(UnknownPayLine, match="inv-1 bills nothing"):
+            L.apply_credit(led, CreditMemoRequest("t1", "c1", "p1", D("10"), "dispute", TODAY, linked, "inv-1"), TODAY)
+    led = L.mark_invoiced(led, {key: "inv-2"}).ledger                         # billed again on inv-2
+    led = L.apply_fee(led, fee("f2", price="50.00"), TODAY).ledger
+    (other,) = set(led.lines) - {key}
+    led = L.mark_invoiced(led, {other: "inv-3"}).ledger
+    with pytest.raises(UnknownPayLine, match="not on invoice inv-3"):
+        L.apply_credit(led, CreditMemoRequest("t1", "c1", "p1", D("10"), "dispute", TODAY, key, "inv-3"), TODAY)
+    (line,) = L.apply_credit(led, CreditMemoRequest("t1", "c1", "p1", D("10"), "dispute", TODAY, key, "inv-2"),
+                             TODAY).added
+    assert line.amount == D("-10") and line.credited_invoice_id == "inv-2"

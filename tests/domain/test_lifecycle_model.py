@@ -20,7 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from backoffice import ledger as L
 from backoffice import lifecycle
-from backoffice.errors import CreditExceedsOriginal, InvalidPayLineInput, MissingBillRate
+from backoffice.errors import CreditExceedsOriginal, InvalidPayLineInput, MissingBillRate, UnknownPayLine
 from backoffice.model import (
     BillingCycle, CreditMemoRequest, DocumentStatus, FeeKind, FeeRealized, PayCode, PayLineSource, PayLineStatus,
     Placement, PlacementType, TimesheetApproval, TimesheetEntry,
@@ -52,6 +52,7 @@ class LifecycleModel(RuleBasedStateMachine):
         self.ref = ref.ReferenceModel()
         self.now = STARTS[0]
         self.counter = 0
+        self.voided: list[tuple[str, str, str]] = []     # (invoice, placement, pay line) billed by a voided invoice
         self.item_of_line: dict[str, tuple] = {}
 
     # -- helpers --------------------------------------------------------------------
@@ -314,8 +315,25 @@ class LifecycleModel(RuleBasedStateMachine):
         docs = [d for d in self._documents({DocumentStatus.NEW, DocumentStatus.RECORDED, DocumentStatus.SENT})
                 if d.invoice_id not in credited]
         if docs:
-            self.domain.void(docs[which % len(docs)].invoice_id, self.today)
+            doc = docs[which % len(docs)]
+            self.domain.void(doc.invoice_id, self.today)
+            self.voided += [(doc.invoice_id, x.placement_id, x.pay_line_id) for x in doc.lines]
             event("document voided")
+
+    @precondition(lambda self: self.voided)
+    @rule(which=INDEX, linked=st.booleans())
+    def credit_voided_invoice(self, which, linked):
+        """A voided invoice has nothing left to credit (its lines went back to Pending or on a later
+        invoice): a credit naming it is refused, linked to one of its lines or not."""
+        invoice_id, pid, line_id = self.voided[which % len(self.voided)]
+        request = CreditMemoRequest(TENANT, self._id("cr"), pid, D("0.01"), "goodwill", self.today,
+                                    credited_line_id=line_id if linked else None, credited_invoice_id=invoice_id)
+        try:
+            L.apply_credit(self.domain.ledgers[pid], request, self.today)
+        except UnknownPayLine:
+            event("credit on a voided invoice refused")
+            return
+        raise AssertionError(f"credit naming voided invoice {invoice_id} (line {line_id if linked else None}) accepted")
 
     # -- credit memos -----------------------------------------------------------------------
     def _credit(self, pid, amount, line=None):
