@@ -8,7 +8,8 @@ the new owner (its transaction fails with Fenced and it re-reads its positions).
 """
 from __future__ import annotations
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import and_, column, delete, select, update
+from sqlalchemy import table as sql_table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
@@ -24,18 +25,41 @@ def _insert(conn: Connection):
     return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert
 
 
-def _upsert(conn: Connection, table, rows: list[dict], keys: list[str], newer_than: str | None = None) -> None:
+def _staged(conn: Connection, table, rows: list[dict]):
+    """PostgreSQL: COPY the rows into a session temp table (emptied at commit) and return a
+    SELECT of it, so one INSERT ... SELECT ... ON CONFLICT writes them all: psycopg's
+    executemany sends a statement per row, about three times slower."""
+    names = [c.name for c in table.columns]
+    staging = f"staging_{table.name}"
+    with conn.connection.driver_connection.cursor() as cur:
+        cur.execute(f'CREATE TEMP TABLE IF NOT EXISTS "{staging}" (LIKE "{table.name}") ON COMMIT DELETE ROWS')
+        quoted = ", ".join(f'"{n}"' for n in names)
+        with cur.copy(f'COPY "{staging}" ({quoted}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row([row[n] for n in names])
+    return select(*[column(n) for n in names]).select_from(sql_table(staging))
+
+
+def _write(conn: Connection, stmt_of, table, rows: list[dict]) -> None:
     if not rows:
         return
-    stmt = _insert(conn)(table)
-    columns = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
-    where = table.c[newer_than] < stmt.excluded[newer_than] if newer_than else None
-    conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=columns, where=where), rows)
+    if conn.dialect.name == "postgresql":
+        base = postgresql.insert(table).from_select([c.name for c in table.columns], _staged(conn, table, rows))
+        conn.execute(stmt_of(base))
+    else:
+        conn.execute(stmt_of(sqlite.insert(table)), rows)
+
+
+def _upsert(conn: Connection, table, rows: list[dict], keys: list[str], newer_than: str | None = None) -> None:
+    def stmt_of(stmt):
+        columns = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+        where = table.c[newer_than] < stmt.excluded[newer_than] if newer_than else None
+        return stmt.on_conflict_do_update(index_elements=keys, set_=columns, where=where)
+    _write(conn, stmt_of, table, rows)
 
 
 def _insert_new(conn: Connection, table, rows: list[dict], keys: list[str]) -> None:
-    if rows:
-        conn.execute(_insert(conn)(table).on_conflict_do_nothing(index_elements=keys), rows)
+    _write(conn, lambda stmt: stmt.on_conflict_do_nothing(index_elements=keys), table, rows)
 
 
 def positions(engine: Engine, group: str) -> dict[tuple[str, int], int]:
@@ -70,8 +94,7 @@ def store(engine: Engine, group: str, start: dict[tuple[str, int], int], batch: 
             _upsert(conn, m.invoices, list(batch.invoices.values()), ["invoice_id"])
             conn.execute(delete(m.invoice_lines).where(m.invoice_lines.c.invoice_id.in_(list(batch.invoice_lines))))
             lines = [row for rows in batch.invoice_lines.values() for row in rows]
-            if lines:
-                conn.execute(m.invoice_lines.insert(), lines)
+            _write(conn, lambda stmt: stmt, m.invoice_lines, lines)
         _insert_new(conn, m.invoice_events, list(batch.invoice_events.values()), ["event_id"])
         _upsert(conn, m.sync_status, list(batch.sync_status.values()), ["invoice_id", "system"])
         _insert_new(conn, m.sync_events, list(batch.sync_events.values()), ["event_id"])
