@@ -25,7 +25,9 @@ from tests.workers.harness import WorkerProcess, produce, wait_drained, wait_unt
 from tests.workers.test_pipeline import AS_OF, START, command, outcomes
 from workers.names import ingest_topics
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# ~90 s for the two lanes (a worker billing the stream, four projector processes per lane): run by
+# `make test-reliability`; `make test` keeps the pure and store tests (both lanes, a few seconds).
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.reliability]
 
 
 @pytest.fixture(scope="module")
@@ -170,13 +172,35 @@ def test_projected_totals_equal_the_topics_after_kill_9_mid_batch(billed, kafka_
             proc.kill9()
             kills += db_totals(engine, billed) != expected     # killed before the end: a partial projection
             assert projected_events(engine, group) >= before
-        proc = projector(9)
+        procs = [projector(9), projector(10)]      # two processes of the group finish the job
         try:
-            wait_until(lambda: db_totals(engine, billed) == expected, 120,
-                       message=f"the projection to catch up; log:\n{proc.log()[-3000:]}")
+            wait_until(lambda: db_totals(engine, billed) == expected, 180,
+                       message=f"the projection to catch up; logs:\n{procs[0].log()[-3000:]}\n{procs[1].log()[-3000:]}")
         finally:
-            proc.stop()
+            for proc in procs:
+                proc.stop()
         assert db_totals(engine, billed) == expected
         assert kills >= 1, "the projector finished before any kill -9: nothing was tested mid-batch"
     finally:
         engine.dispose()
+
+
+def test_the_pay_line_events_agree_with_the_invoices(billed, kafka_bootstrap):
+    """billing.paylines against billing.invoices, two outputs of separate code paths: each invoice's
+    lines are exactly the pay lines whose newest event says INVOICED on it, amount for amount."""
+    newest: dict[str, dict] = {}
+    for msg in read_to_end(kafka_bootstrap, BILLING_PAYLINES):
+        rec = decode(msg.value()).record
+        if rec["tenant_id"] in billed and rec["version"] > newest.get(rec["pay_line_id"], {}).get("version", 0):
+            newest[rec["pay_line_id"]] = rec
+    on_invoice = defaultdict(dict)
+    for rec in newest.values():
+        if rec["status"] == "INVOICED":
+            on_invoice[rec["invoice_id"]][rec["pay_line_id"]] = rec["amount"]
+    invoices = {}
+    for msg in read_to_end(kafka_bootstrap, BILLING_INVOICES):
+        rec = decode(msg.value()).record
+        if rec["tenant_id"] in billed:
+            invoices[rec["invoice_id"]] = {x["pay_line_id"]: x["amount"] for x in rec["lines"]}
+    assert invoices and dict(on_invoice) == invoices
+    assert {r["status"] for r in newest.values()} >= {"INVOICED"}
