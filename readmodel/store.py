@@ -25,6 +25,13 @@ def _insert(conn: Connection):
     return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert
 
 
+def _text(value):
+    """PostgreSQL text cannot hold NUL; hostile input (a dead letter's key, an ATS description) may."""
+    if type(value) is str and "\x00" in value:
+        return value.replace("\x00", "\ufffd")
+    return value
+
+
 def _staged(conn: Connection, table, rows: list[dict]):
     """PostgreSQL: COPY the rows into a session temp table (emptied at commit) and return a
     SELECT of it, so one INSERT ... SELECT ... ON CONFLICT writes them all: psycopg's
@@ -36,7 +43,7 @@ def _staged(conn: Connection, table, rows: list[dict]):
         quoted = ", ".join(f'"{n}"' for n in names)
         with cur.copy(f'COPY "{staging}" ({quoted}) FROM STDIN') as copy:
             for row in rows:
-                copy.write_row([row[n] for n in names])
+                copy.write_row([_text(row[n]) for n in names])
     return select(*[column(n) for n in names]).select_from(sql_table(staging))
 
 

@@ -54,3 +54,19 @@ def test_a_process_that_lost_its_partition_cannot_write(engine):
         store(engine, "g", {}, build(messages, AT))                              # a newcomer that read no position
     assert positions(engine, "g") == {(BILLING_PAYLINES, 0): 2}
     assert {v[1] for v in lines(engine).values()} == {1}       # nothing of the fenced batches was stored
+
+
+def test_hostile_text_is_stored_not_a_crash_loop(engine):
+    """A NUL in a dead letter's key or reason (PostgreSQL text cannot hold one) is stored replaced."""
+    from readmodel.rows import Message
+    from schemas.codec import encode
+    from schemas.mapping import dead_letter_record
+    from schemas.topics import ATS_FEES, dead_letter_topic
+
+    letter = dead_letter_record(topic=ATS_FEES, partition=0, offset=1, key=b"t\x00x:p1", value=b"\x00",
+                                error=ValueError("bad \x00 byte"), first_seen=AT, tenant_id="t\x00x")
+    store(engine, "g", {}, build([Message(dead_letter_topic(ATS_FEES), 0, 0, b"t\x00x:p1",
+                                          encode("DeadLetter", letter))], AT))
+    with engine.connect() as conn:
+        (row,) = conn.execute(sa.select(m.dead_letters)).all()
+    assert row.error.startswith("bad ") and row.original_value == b"\x00" and row.original_key == b"t\x00x:p1"
