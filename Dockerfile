@@ -1,4 +1,4 @@
-# One image for every backoffice process: worker, topic admin, simulator, operator CLI.
+# One image for every backoffice process: worker, projector, topic admin, simulator, operator CLI.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
@@ -15,6 +15,7 @@ COPY ops ./ops
 COPY cli ./cli
 COPY infra ./infra
 COPY simulator ./simulator
+COPY readmodel ./readmodel
 # /app stays root-owned: everything the processes write lives under /var/lib/backoffice
 # (a named volume copies this ownership when first mounted), never at a path relative to /app.
 RUN pip install . && useradd --create-home backoffice \

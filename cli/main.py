@@ -17,6 +17,7 @@ COMMAND_MODULES: list[str] = [
     "cli.windows",
     "cli.lag",
     "cli.connectors",
+    "cli.projector",
 ]
 
 

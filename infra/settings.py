@@ -28,6 +28,12 @@ class Settings(BaseSettings):
         description="Confluent-compatible schema registry; unset means Avro single-object encoding.")
     broker_port: int = Field(default=0, ge=0, le=65535, description="Port of the embedded broker (0 = any free port).")
     data_dir: Path = Field(default=Path("var"), description="Where workers keep RocksDB tables and local state.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL of the read model "
+                                     "(e.g. postgresql+psycopg://user:pw@host/db); unset means SQLite under the data dir.")
+    projector_group: str = Field(default="backoffice-projector", description="Consumer group of `backoffice "
+                                 "projector` (its positions live in the read model's database, not in Kafka).")
+    require_postgres: bool = Field(default=False, description="Tests: a missing PostgreSQL server fails the "
+                                   "PostgreSQL lane instead of skipping it (set by .ci/run).")
     table_store: str = Field(default="rocksdb://", description="Faust table store: rocksdb:// or memory://.")
     timezone: str = Field(default="UTC", description="Agency's local time zone for batch windows (IANA name).")
     week_ending_day: Literal["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"] = Field(
@@ -135,6 +141,14 @@ def load_settings(**overrides) -> Settings:
             name = _env_name(field) if field in Settings.model_fields else field
             problems.append(f"{name}: {err['msg']} (got {err.get('input')!r})")
         raise SettingsError("invalid configuration:\n  " + "\n  ".join(problems)) from None
+
+
+def database_url(settings: Settings) -> str:
+    """The read model's database: BACKOFFICE_DATABASE_URL, else SQLite under the data dir."""
+    if settings.database_url:
+        return settings.database_url
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(settings.data_dir / 'readmodel.sqlite3').resolve()}"
 
 
 def settings_table() -> list[tuple[str, str, str]]:

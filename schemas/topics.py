@@ -15,6 +15,7 @@ BILLING_COMMANDS = "billing.commands"
 BILLING_INVOICES = "billing.invoices"
 BILLING_SYNC = "billing.sync"
 BILLING_OUTCOMES = "billing.outcomes"
+BILLING_PAYLINES = "billing.paylines"
 
 PLACEMENT_PARTITIONS = 8
 DLQ_SUFFIX = ".dlq"
@@ -56,11 +57,14 @@ _OUTPUTS = [
     TopicSpec(BILLING_SYNC, "invoice_id", 4, "delete", "SyncResult", "AR/GL connector outcomes."),
     TopicSpec(BILLING_OUTCOMES, "command_id", 4, "delete", "CommandOutcome",
               "Results of operator commands (health-check findings included)."),
+    TopicSpec(BILLING_PAYLINES, "pay_line_id", PLACEMENT_PARTITIONS, "compact", "PayLineEvent",
+              "Every pay-line change (created, re-rated, snoozed, due, reserved, invoiced, released, voided, "
+              "credited, removed): the newest event per key is the line's state."),
 ]
 _DEAD_LETTERS = [
     TopicSpec(dead_letter_topic(t.name), "original key", 1, "delete", "DeadLetter",
               f"Messages from {t.name} that could not be processed, with the reason and the original bytes.")
-    for t in _INPUTS + _OUTPUTS[:2]
+    for t in _INPUTS + _OUTPUTS[:2]     # invoices and sync: the outputs the worker consumes itself
 ]
 
 CONNECTORS = ("quickbooks", "xero", "export")

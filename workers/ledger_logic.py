@@ -68,6 +68,9 @@ class LedgerRecord:
     #: second event with the same version and other content is a ConflictingDuplicate, not a replay.
     #: None in records pickled before it existed.
     content: dict[str, bytes] | None = None
+    #: pay_line_id -> version of its last billing.paylines event (workers.paylines_logic); removed
+    #: lines keep theirs, so a line that comes back goes on counting. None before it existed.
+    line_versions: dict[str, int] | None = None
 
 
 def new_record(placement_key: str) -> LedgerRecord:

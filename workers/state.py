@@ -7,7 +7,7 @@ wrapper pickles at the boundary. Only our own workers write these changelogs.
 from __future__ import annotations
 
 import pickle
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
@@ -53,3 +53,49 @@ class PickledTable:
 
     def keys(self) -> Iterator[bytes]:
         return iter(self.table.keys())
+
+
+class ObservedTable(PickledTable):
+    """A PickledTable whose every write goes through `observe(key, before, after) -> (stored, then)`:
+    `stored` is what the table keeps, `then()` runs right after the write (e.g. sends events).
+    One place that sees every write, whichever agent made it (billing.paylines hangs here).
+
+    `before` costs no second unpickle in the common read-then-write: the last value read is
+    kept with its bytes, and reused when the store still holds those very bytes."""
+
+    def __init__(self, table, observe: Callable[[bytes, Any, Any], tuple[Any, Callable[[], None]]]) -> None:
+        super().__init__(table)
+        self._observe = observe
+        self._last: tuple[bytes, bytes, Any] | None = None
+
+    def _remember(self, key: bytes, raw: bytes) -> Any:
+        value = loads(raw)
+        self._last = (key, raw, value)
+        return value
+
+    def get(self, key: bytes, default: Any = None) -> Any:
+        try:
+            raw = self.table.data[key]
+        except KeyError:
+            return default
+        return self._remember(key, raw)
+
+    def __getitem__(self, key: bytes) -> Any:
+        return self._remember(key, self.table[key])
+
+    def _before(self, key: bytes) -> Any:
+        try:
+            raw = self.table.data[key]
+        except KeyError:
+            return None
+        last = self._last
+        if last is not None and last[0] == key and last[1] == raw:
+            return last[2]
+        return loads(raw)
+
+    def __setitem__(self, key: bytes, value: Any) -> None:
+        stored, then = self._observe(key, self._before(key), value)
+        raw = dumps(stored)
+        self.table[key] = raw
+        self._last = (key, raw, stored)
+        then()

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from schemas.topics import (
-    ATS_ACCOUNTS, ATS_FEES, ATS_PLACEMENTS, ATS_TIMESHEETS, BILLING_COMMANDS, BILLING_INVOICES, BILLING_OUTCOMES, BILLING_SYNC,
-    PLACEMENT_PARTITIONS,
+    ATS_ACCOUNTS, ATS_FEES, ATS_PLACEMENTS, ATS_TIMESHEETS, BILLING_COMMANDS, BILLING_INVOICES, BILLING_OUTCOMES,
+    BILLING_PAYLINES, BILLING_SYNC, PLACEMENT_PARTITIONS,
 )
 from workers import names
 from workers.app import RAW, STATE, app
-from workers.state import PickledTable
+from workers.paylines_out import observer
+from workers.state import ObservedTable, PickledTable
 
 P = PLACEMENT_PARTITIONS
 TENANT_PARTITIONS = 4
@@ -27,6 +28,7 @@ commands_topic = app.topic(BILLING_COMMANDS, schema=RAW, partitions=TENANT_PARTI
 invoices_out = app.topic(BILLING_INVOICES, schema=RAW, internal=False)
 outcomes_out = app.topic(BILLING_OUTCOMES, schema=RAW, internal=False)
 sync_topic = app.topic(BILLING_SYNC, schema=RAW, partitions=4, internal=False)
+paylines_out = app.topic(BILLING_PAYLINES, schema=RAW, partitions=P, internal=False)
 
 # Internal topics (co-partitioned with the placement topics where they address ledgers).
 ledger_commands = _internal(names.LEDGER_COMMANDS, P)
@@ -38,7 +40,9 @@ billto_by_tenant = _internal(names.BILLTO_BY_TENANT, TENANT_PARTITIONS)
 # Partitioned by tenant (written from billto_by_tenant), co-partitioned with window-lines.
 billto = PickledTable(app.Table(names.BILLTO_TABLE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,
                                 value_type=bytes))
-ledgers = PickledTable(app.Table(names.LEDGER_TABLE, default=None, partitions=P, key_type=bytes, value_type=bytes))
+# Every write to a ledger record sends its pay-line changes to billing.paylines (workers.paylines_out).
+ledgers = ObservedTable(app.Table(names.LEDGER_TABLE, default=None, partitions=P, key_type=bytes, value_type=bytes),
+                        observer(paylines_out))
 windows = PickledTable(app.Table(names.WINDOW_TABLE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,
                                  value_type=bytes))
 window_chunks = PickledTable(app.Table(names.CHUNK_TABLE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,

@@ -1,0 +1,1 @@
+"""The read model: billing topics materialized into SQL tables by `backoffice projector`."""
