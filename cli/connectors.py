@@ -22,12 +22,14 @@ def connector(name, attempts, backoff, reauth_check) -> None:
     from connectors.registry import ConfigError, Registry, load_connections
     from connectors.runner import ConnectorRunner
     from documents.store import LocalDocumentStore
+    from ops.broker_watch import install_gate
     from ops.logs import configure_logging
     from ops.metrics import start_metrics_server
 
     settings = settings_or_exit()
     bootstrap = require_bootstrap(settings)
     configure_logging(settings.log_format)
+    install_gate(bootstrap)         # broker gone: one WARNING now and then, not librdkafka's every retry
     try:
         registry = Registry(name, load_connections())
     except ConfigError as exc:

@@ -20,7 +20,7 @@ class BrokerProbe:
         """None when a broker answered a metadata request, else why not (blocking)."""
         try:
             if self._admin is None:
-                self._admin = AdminClient({"bootstrap.servers": self.bootstrap})
+                self._admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 0})   # the reason says it
             brokers = self._admin.list_topics(timeout=self.timeout).brokers
         except Exception as exc:    # KafkaException (timeout, transport), bad config: all mean "not ready"
             return f"broker {self.bootstrap} unreachable: {exc}"
