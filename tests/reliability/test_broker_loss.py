@@ -28,7 +28,7 @@ from tests.workers.harness import ROOT, WorkerProcess, wait_until
 from workers.main import EXIT_NEW_BROKER
 
 pytestmark = pytest.mark.integration
-OUTAGE_SECONDS = 10
+OUTAGE_SECONDS = 6
 
 
 def _readyz(port: int) -> tuple[int | None, dict]:
@@ -47,7 +47,7 @@ def _worker(bootstrap: str, tmp_path, name: str, web_port: int, **env) -> Worker
         "BACKOFFICE_SMTP_PORT": "1", "BACKOFFICE_SCHEDULER_INTERVAL": "3600", **env}).start()
 
 
-def _connector(bootstrap: str, tmp_path) -> tuple[subprocess.Popen, object]:
+def _connector(bootstrap: str, tmp_path, probe_port: int = 0) -> tuple[subprocess.Popen, object]:
     """A runner with one tenant whose vendor is never called (no invoices): only the broker matters here."""
     config = {"tenants": {"acme": {"system": "xero", "base_url": "http://127.0.0.1:9", "xero_tenant_id": "x",
                                    "token_url": "http://127.0.0.1:9/token"}}}
@@ -55,6 +55,8 @@ def _connector(bootstrap: str, tmp_path) -> tuple[subprocess.Popen, object]:
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "PYTHONPATH": str(ROOT),
            "BACKOFFICE_CONNECTORS_CONFIG": str(tmp_path / "connectors.yaml"),
            "BACKOFFICE_TOKEN_DIR": str(tmp_path / "tokens"), "BACKOFFICE_TOKEN_KEY": "k" * 43 + "="}
+    if probe_port:
+        env["BACKOFFICE_METRICS_PORT"] = str(probe_port)
     log_path = tmp_path / "connector.log"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", "cli.main", "connector", "xero"], cwd=ROOT, env=env,
@@ -108,16 +110,21 @@ def _ready_worker(tmp_path, name):
 
 def test_broker_gone_processes_stay_up_say_so_once_and_stop_cleanly_on_sigterm(tmp_path, unique_name):
     broker, worker, port = _ready_worker(tmp_path, unique_name)
-    connector, connector_log = _connector(broker.bootstrap, tmp_path)
+    probe_port = free_port()
+    connector, connector_log = _connector(broker.bootstrap, tmp_path, probe_port)
     try:
         wait_until(lambda: connector.poll() is not None or _joined(broker.bootstrap), 60, interval=0.5,
                    message="the connector joined its group")
         assert connector.poll() is None, connector_log.read_text()[-2000:]
+        assert _readyz(probe_port)[0] == 200
         lines_before = len(worker.log().splitlines()), len(connector_log.read_text().splitlines())
         _kill(broker)
         status, body = wait_until(lambda: (r := _readyz(port))[0] == 503 and r, 30, interval=0.5,
                                   message="/readyz 503 while the broker is gone")
         assert any(broker.bootstrap in reason and "unreachable" in reason for reason in body["reasons"]), body
+        status, body = wait_until(lambda: (r := _readyz(probe_port))[0] == 503 and r, 30, interval=0.5,
+                                  message="the connector's /readyz 503 while the broker is gone")
+        assert any(broker.bootstrap in reason for reason in body["reasons"]), body
         time.sleep(OUTAGE_SECONDS)
         assert worker.alive() and connector.poll() is None, "a process died with the broker"
         for name, text, before in (("worker", worker.log(), lines_before[0]),
