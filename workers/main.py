@@ -111,7 +111,10 @@ def guard_local_state(app, reset: bool):
     def new_broker() -> str | None:
         """Why the broker now answering is not the one our tables and sent log belong to (a new
         embedded, memory-only broker on the same port), or None."""
-        return mismatch(read_marker(state_dir), broker_identity(bootstrap, changelogs, timeout=5.0))
+        recorded = read_marker(state_dir)
+        if recorded is None:      # nothing recorded yet (a first start): no broker to compare with
+            return None
+        return mismatch(recorded, broker_identity(bootstrap, changelogs, timeout=5.0))
 
     async def _same_broker_again() -> None:
         reason = await asyncio.get_running_loop().run_in_executor(None, new_broker)
@@ -122,7 +125,7 @@ def guard_local_state(app, reset: bool):
     @app.task
     async def _watch_broker() -> None:
         probe = BrokerProbe(bootstrap, timeout=1.0, ttl=0.0)
-        await BrokerWatch(probe, "worker (/readyz answers 503 until it is back)", every=1.0,
+        await BrokerWatch(probe, "worker (/readyz answers 503 until it is back)", every=2.0,
                           on_back=_same_broker_again).run()
 
     return new_broker
