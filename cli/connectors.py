@@ -22,18 +22,23 @@ def connector(name, attempts, backoff, reauth_check) -> None:
     from connectors.registry import ConfigError, Registry, load_connections
     from connectors.runner import ConnectorRunner
     from documents.store import LocalDocumentStore
+    from ops.broker_watch import install_gate
     from ops.logs import configure_logging
-    from ops.metrics import start_metrics_server
+    from ops.metrics import start_lag_metrics
+    from ops.readiness import BrokerProbe, serve_probes
 
     settings = settings_or_exit()
     bootstrap = require_bootstrap(settings)
     configure_logging(settings.log_format)
+    install_gate(bootstrap)         # broker gone: one WARNING now and then, not librdkafka's every retry
     try:
         registry = Registry(name, load_connections())
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    if os.environ.get("BACKOFFICE_METRICS_PORT"):
-        start_metrics_server(int(os.environ["BACKOFFICE_METRICS_PORT"]), bootstrap)
+    if os.environ.get("BACKOFFICE_METRICS_PORT"):       # /metrics, and /readyz: 503 while the broker is gone
+        serve_probes(int(os.environ["BACKOFFICE_METRICS_PORT"]), BrokerProbe(bootstrap),
+                     os.environ.get("BACKOFFICE_METRICS_HOST", "127.0.0.1"))
+        start_lag_metrics(bootstrap)
     store_dir = os.environ.get("BACKOFFICE_DOCUMENT_STORE")
     runner = ConnectorRunner(name, bootstrap, registry, attempts=attempts, backoff_initial=backoff,
                              reauth_check=reauth_check,

@@ -34,7 +34,7 @@ import datetime as dt
 import logging
 import time
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaException, Producer
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from backoffice.errors import CreditExceedsOpenAmount
@@ -49,6 +49,8 @@ from connectors.runner_jobs import Deliveries, Job, OffsetTracker, action_of, la
 from infra.kafka import consumer_config, producer_config
 from infra.readback import read_to_end
 from ops import metrics
+from ops.broker_watch import BrokerWatch
+from ops.readiness import BrokerProbe
 from schemas.codec import DecodeError, decode, encode
 from schemas.mapping import dead_letter_record, invoice_from_record
 from schemas.bounds import WrongSchema
@@ -58,6 +60,7 @@ from schemas.topics import (
 
 __all__ = ["ConnectorRunner", "Job", "OffsetTracker"]
 log = logging.getLogger(__name__)
+CLIENT_LOG = logging.getLogger("librdkafka")     # its connection errors go through ops.broker_watch's gate
 
 
 def _transient(exc: BaseException) -> bool:
@@ -88,7 +91,7 @@ class ConnectorRunner:
         self.offsets = OffsetTracker()
         self.queues: dict[str, asyncio.Queue] = {}
         self.tasks: dict[str, asyncio.Task] = {}
-        self.producer = Producer(producer_config(bootstrap))
+        self.producer = Producer(producer_config(bootstrap, logger=CLIENT_LOG))
         self.deliveries = Deliveries(self.producer, self._finish)
 
     # -- state from billing.sync -------------------------------------------------------
@@ -106,6 +109,23 @@ class ConnectorRunner:
                     self.failed.add(rec["invoice_id"])
         except (RuntimeError, KeyError, DecodeError) as exc:        # an empty or new topic
             log.info("no sync history read: %s", exc)
+
+    async def _load_synced_when_reachable(self, stop: asyncio.Event) -> bool:
+        """billing.sync is read before anything is booked; a broker that does not answer is waited
+        for (with backoff, said in the log), and a SIGTERM meanwhile stops at once (False)."""
+        delay = 1.0
+        while not stop.is_set():
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, self.load_synced)
+                return True
+            except KafkaException as exc:
+                log.warning("broker %s unreachable (%s): billing.sync is read before anything is booked; "
+                            "retrying in %.0f s", self.bootstrap, exc, delay)
+            try:
+                await asyncio.wait_for(stop.wait(), delay)
+            except asyncio.TimeoutError:
+                delay = min(delay * 2, 30.0)
+        return False
 
     def _known(self, job: Job) -> ExternalDocument:
         """The synced document as void needs it: kind and number from our event (billing.sync
@@ -418,10 +438,12 @@ class ConnectorRunner:
     # -- the loop ------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self.load_synced)
+        if not await self._load_synced_when_reachable(stop):
+            return
         consumer = Consumer(consumer_config(self.bootstrap, self.group, **{
-            "enable.auto.commit": False, "auto.offset.reset": "earliest"}))
+            "enable.auto.commit": False, "auto.offset.reset": "earliest", "logger": CLIENT_LOG}))
         consumer.subscribe([BILLING_INVOICES, BILLING_COMMANDS])
+        watch = asyncio.create_task(BrokerWatch(BrokerProbe(self.bootstrap), f"connector {self.system}").run())
         try:
             while not stop.is_set():
                 for msg in await loop.run_in_executor(None, consumer.consume, 500, 0.5):
@@ -437,6 +459,7 @@ class ConnectorRunner:
                     except Exception as exc:        # e.g. partitions moved in a rebalance: retried next round
                         log.info("commit deferred: %s", exc)
         finally:
+            watch.cancel()
             for task in self.tasks.values():
                 task.cancel()
             await self.registry.aclose()

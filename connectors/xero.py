@@ -147,7 +147,10 @@ class XeroConnector:
                     d.invoice, contacts[d.invoice.account_name].external_id, self.options)
             except PermanentError as exc:           # this document only (a line Xero cannot hold)
                 results[d.invoice.invoice_id] = exc
-        pending = [d for d in docs if d.invoice.invoice_id in payloads]
+        # in id order: the Idempotency-Key names the set, so a resend after a restart (the same
+        # documents consumed in another order) must carry the same body, or Xero's replayed
+        # answer would be zipped onto the wrong documents
+        pending = sorted((d for d in docs if d.invoice.invoice_id in payloads), key=lambda d: d.invoice.invoice_id)
         for _ in range(self.limits.unknown_outcome_rounds):
             if not pending:
                 return results

@@ -2,6 +2,7 @@
 (assign, not subscribe): for the demo, tests and benchmarks."""
 from __future__ import annotations
 
+import logging
 import time
 from typing import Iterator
 
@@ -12,7 +13,9 @@ from infra.offsets import log_end_offsets
 
 
 def read_to_end(bootstrap: str, topic: str, timeout: float = 60.0) -> Iterator[Message]:
-    consumer = Consumer(consumer_config(bootstrap, None, **{"group.id": "readback", "enable.partition.eof": False}))
+    # librdkafka's own log through Python logging (ops.broker_watch's gate counts its connection errors)
+    consumer = Consumer(consumer_config(bootstrap, None, **{"group.id": "readback", "enable.partition.eof": False,
+                                                            "logger": logging.getLogger("librdkafka")}))
     try:
         md = consumer.list_topics(topic, timeout=10).topics[topic]
         if md.error is not None:

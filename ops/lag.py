@@ -54,7 +54,8 @@ class GroupLag:
 
 
 def _admin(bootstrap: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 5000})
+    # log_level 0: a broker that is gone is reported once by the lag poller, not every second by librdkafka
+    return AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 5000, "log_level": 0})
 
 
 def _committed(admin: AdminClient, group: str, timeout: float) -> dict[tuple[str, int], int]:

@@ -15,6 +15,7 @@ AGENT_MODULES = [
     "workers.agents_sync_status",
     "workers.api_views",
 ]
+EXIT_NEW_BROKER = 3         # the broker came back empty (a new memory-only one): see guard_local_state
 
 
 def load_agents():
@@ -48,7 +49,9 @@ def worker_class():
     import faust
 
     from infra.settings import load_settings
+    from ops.broker_watch import exit_when_stuck, install_gate
     from ops.logs import setup_root_logger
+    from ops.readiness import BrokerProbe
 
     log_format = load_settings().log_format
 
@@ -64,19 +67,32 @@ def worker_class():
             self.spinner = None
             super().on_setup_root_logger(logger, level)
             setup_root_logger(logger, level, log_format)
+            install_gate(_bootstrap(self.app), logger)      # broker gone: one WARNING, not a flood
+
+        def _on_sigterm(self) -> None:
+            """A SIGTERM while the broker is gone still ends the process, with code 0, in seconds."""
+            exit_when_stuck(BrokerProbe(_bootstrap(self.app), timeout=1.0))
+            super()._on_sigterm()
 
     return Worker
 
 
-def guard_local_state(app, reset: bool) -> None:
+def _bootstrap(app) -> str:
+    return ",".join(str(u).removeprefix("kafka://") for u in app.conf.broker)
+
+
+def guard_local_state(app, reset: bool):
     """Before the worker starts: refuse local state of another broker (infra.local_state), or move it
-    aside with `reset`; once the tables are recovered, record which broker this state belongs to."""
+    aside with `reset`; once the tables are recovered, record which broker this state belongs to;
+    while it runs, watch the broker (ops.broker_watch). Returns the "is it a new broker?" check."""
     import asyncio
     import logging
     from pathlib import Path
 
     from documents.settings import DocumentSettings
-    from infra.local_state import broker_identity, check_local_state, write_marker
+    from infra.local_state import broker_identity, check_local_state, mismatch, read_marker, write_marker
+    from ops.broker_watch import BrokerWatch
+    from ops.readiness import BrokerProbe
 
     bootstrap = ",".join(str(u).removeprefix("kafka://") for u in app.conf.broker)
     state_dir = Path(app.conf.datadir)
@@ -92,9 +108,56 @@ def guard_local_state(app, reset: bool) -> None:
         if all(identity.topic_ids.values()):
             write_marker(state_dir, identity)
 
+    def new_broker() -> str | None:
+        """Why the broker now answering is not the one our tables and sent log belong to (a new
+        embedded, memory-only broker on the same port), or None."""
+        recorded = read_marker(state_dir)
+        if recorded is None:      # nothing recorded yet (a first start): no broker to compare with
+            return None
+        return mismatch(recorded, broker_identity(bootstrap, changelogs, timeout=5.0))
+
+    async def _same_broker_again() -> None:
+        reason = await asyncio.get_running_loop().run_in_executor(None, new_broker)
+        if reason is not None:
+            stop_for_new_broker(bootstrap, reason)
+            os._exit(EXIT_NEW_BROKER)
+
+    @app.task
+    async def _watch_broker() -> None:
+        probe = BrokerProbe(bootstrap, timeout=1.0, ttl=0.0)
+        await BrokerWatch(probe, "worker (/readyz answers 503 until it is back)", every=2.0,
+                          on_back=_same_broker_again).run()
+
+    return new_broker
+
+
+def stop_for_new_broker(bootstrap: str, reason: str) -> None:
+    """Running on would be running on half a memory: say so once (a restart refuses the same way
+    until --reset-local-state), flush, and let the caller exit with EXIT_NEW_BROKER."""
+    import logging
+
+    logging.getLogger(__name__).error(
+        "the broker at %s came back without this worker's state (%s): it is a new broker, not the one our "
+        "tables and sent log belong to; stopping (exit code %d). Restart with --reset-local-state "
+        "(BACKOFFICE_RESET_LOCAL_STATE=1) to start clean against it.", bootstrap, reason, EXIT_NEW_BROKER)
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+
 
 def run_worker(loglevel: str = "warn", reset_local_state: bool = False) -> None:
     _maybe_profile()
     app = load_agents()
-    guard_local_state(app, reset_local_state)
-    worker_class()(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    new_broker = guard_local_state(app, reset_local_state)
+    try:
+        worker_class()(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    except SystemExit as exc:
+        # Faust's consumer may trip over the new broker's missing topics before the watch sees it
+        if exc.code not in (0, None):
+            try:
+                reason = new_broker()
+            except Exception:            # no broker to ask: the crash speaks for itself
+                reason = None
+            if reason is not None:
+                stop_for_new_broker(_bootstrap(app), reason)
+                raise SystemExit(EXIT_NEW_BROKER) from None
+        raise

@@ -34,6 +34,12 @@ stored and returned again: nothing happens twice); DocNumber unique per entity (
 6140); stale SyncToken (400 Fault 5010); injected faults via inject(realm, kind, count, after):
 "5xx", "429", "reset" (commit then drop the connection), "fault200" (HTTP 200 with a Fault),
 "expire_tokens". Every API request is logged in `requests`.
+Intuit, DocNumber: "If a duplicate DocNumber needs to be supplied, add the query parameter
+name/value pair, include=allowduplicatedocnum to the URI" -- honoured here (a create with it
+skips the duplicate check); without it a duplicate is refused.
+`on_document(stage)` (a test's hook, e.g. a SIGKILL of the connector): called after a write
+that created an Invoice or CreditMemo, once with "committed" (stored, answer not sent yet) and
+once with "answered" (the answer written to the socket).
 """
 from __future__ import annotations
 
@@ -122,6 +128,7 @@ class QboTestServer(LoopbackServer):
         self._access: dict[str, float] = {}
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
+        self.on_document = None                  # hook(stage): "committed" | "answered"
         super().__init__()
 
     def routes(self, app: web.Application) -> None:
@@ -271,11 +278,20 @@ class QboTestServer(LoopbackServer):
         if drop:                                   # committed, but the answer never arrives
             request.transport.close()
             raise ConnectionResetError("injected reset after commit")
-        return web.json_response(data, status=status)
+        hook = self.on_document if _created_document(request, tail, status, data) else None
+        if hook is None:
+            return web.json_response(data, status=status)
+        hook("committed")
+        response = web.json_response(data, status=status)
+        await response.prepare(request)
+        await response.write_eof()
+        hook("answered")
+        return response
 
     def _refuse_by_contract(self, request: web.Request, tail: str, body: bytes) -> dict | None:
         """What QBO refuses before looking at the documents: batch shape and the entity schema."""
         data = json.loads(body or b"{}")
+        allow = "allowduplicatedocnum" in request.query.get("include", "").split(",")
         if tail == "batch":
             requestid = request.query.get("requestid") or ""
             items = data.get("BatchItemRequest", [])
@@ -339,12 +355,13 @@ class QboTestServer(LoopbackServer):
         if tail == "upload":
             return self._upload(realm, request, body)
         data = json.loads(body or b"{}")
+        allow = "allowduplicatedocnum" in request.query.get("include", "").split(",")
         if tail == "batch":
             items = data.get("BatchItemRequest", [])
             out = []
             for item in items:
                 ent = next(k for k in item if k not in ("bId", "operation"))
-                status, result = self._create(realm, ent, item[ent], request.match_info["realm"])
+                status, result = self._create(realm, ent, item[ent], request.match_info["realm"], allow)
                 out.append({"bId": item["bId"], **(result if status != 200 else {ent: result[ent]})})
             return 200, {"BatchItemResponse": out}
         if entity is None:
@@ -352,9 +369,10 @@ class QboTestServer(LoopbackServer):
         operation = request.query.get("operation")
         if operation in ("void", "delete"):
             return self._void(realm, entity, data, operation)
-        return self._create(realm, entity, data, request.match_info["realm"])
+        return self._create(realm, entity, data, request.match_info["realm"], allow)
 
-    def _create(self, realm: Realm, entity: str, data: dict, realm_id: str) -> tuple[int, Any]:
+    def _create(self, realm: Realm, entity: str, data: dict, realm_id: str,
+                allow_duplicate: bool = False) -> tuple[int, Any]:
         table = realm.entities[entity]
         if entity in ("Invoice", "CreditMemo"):
             if not realm.company.custom_txn_numbers:     # QBO numbers it: what we sent is not kept
@@ -363,7 +381,7 @@ class QboTestServer(LoopbackServer):
             number = data.get("DocNumber", "")
             if not number or len(number) > 21:
                 return 400, _fault("2050", "DocNumber missing or longer than 21 characters")
-            if any(d["DocNumber"] == number for d in table.values()):
+            if not allow_duplicate and any(d["DocNumber"] == number for d in table.values()):
                 return 400, _fault(realm.company.duplicate_code, "Duplicate Document Number Error: You must specify "
                                    f"a different number. This number has already been used. DocNumber={number}")
             if data.get("CustomerRef", {}).get("value") not in realm.entities["Customer"]:
@@ -482,6 +500,14 @@ def _apply_payment(realm: Realm, data: dict, sign: int = 1) -> None:
             if link["TxnType"] == "CreditMemo":
                 doc["RemainingCredit"] = float(Decimal(str(doc["RemainingCredit"])) - amount)
             doc["SyncToken"] = str(int(doc["SyncToken"]) + 1)
+
+
+def _created_document(request: web.Request, tail: str, status: int, data: Any) -> bool:
+    if request.method != "POST" or status >= 400 or request.query.get("operation"):
+        return False
+    if tail in ("invoice", "creditmemo"):
+        return True
+    return tail == "batch" and any("Invoice" in r or "CreditMemo" in r for r in data.get("BatchItemResponse", []))
 
 
 def _fault(code: str, message: str) -> dict:

@@ -14,7 +14,11 @@ Behaviours, per xero-tenant-id:
   scaled) and X-Rate-Limit-Problem (concurrent | minute | day). Every answer carries
   X-MinLimit-Remaining, X-DayLimit-Remaining and X-AppMinLimit-Remaining;
 - Idempotency-Key: a write's first non-5xx answer is stored and replayed for the same key
-  (nothing is applied twice);
+  (nothing is applied twice); xero_accounting.yaml: "This allows you to safely retry requests
+  without the risk of duplicate processing. 128 character max." -- a longer key is refused (400);
+- `on_document(stage)` (a test's hook, e.g. a SIGKILL of the connector): called after a PUT
+  Invoices|CreditNotes that stored a document, with "committed" (answer not sent yet) and
+  "answered" (answer written to the socket);
 - injected faults (inject()): "5xx" bursts, "429" storms, "reset" (commit, then drop the
   connection), "stall" (commit, then answer after `stall_seconds`), "hang" (hold requests
   until release_hangs()), "expire_tokens" (every access token expires at that request);
@@ -109,6 +113,7 @@ class XeroTestServer(LoopbackServer):
         self._access: dict[str, tuple[str, float]] = {}  # access token -> (grant id, expires at)
         self._codes: dict[str, str] = {}              # authorization code -> refresh token of its grant
         self._lock = threading.RLock()
+        self.on_document = None                  # hook(stage): "committed" | "answered"
         super().__init__()
         self._hang = asyncio.Event()
 
@@ -307,6 +312,9 @@ class XeroTestServer(LoopbackServer):
             return self._reply(state, 429, {"Title": "Too Many Requests"},
                                {"Retry-After": f"{1.0 / self.time_scale:.3f}", "X-Rate-Limit-Problem": "minute"})
         body = await request.read()
+        if key is not None and len(key) > 128:
+            return self._reply(state, 400, {"Type": "ValidationException", "Title": "Validation error",
+                                            "Detail": "Idempotency-Key: 128 character max"})
         with self._lock:
             write = request.method in ("PUT", "POST")
             if write and key and key in state.replies:
@@ -323,7 +331,15 @@ class XeroTestServer(LoopbackServer):
             raise asyncio.CancelledError
         if after and after.kind == "stall":
             await asyncio.sleep(self.stall_seconds)
-        return self._reply(state, status, None, raw=raw)
+        hook = self.on_document if _created_document(request, status, answer) else None
+        if hook is None:
+            return self._reply(state, status, None, raw=raw)
+        hook("committed")
+        response = self._reply(state, status, None, raw=raw)
+        await response.prepare(request)
+        await response.write_eof()
+        hook("answered")
+        return response
 
     # -- endpoints ---------------------------------------------------------------------------
 
@@ -420,6 +436,12 @@ class XeroTestServer(LoopbackServer):
             book.contacts, book.documents = snapshot
             raise Invalid("; ".join(errors))
         return 200, {collection: answers}
+
+
+def _created_document(request: web.Request, status: int, answer: Any) -> bool:
+    collection = request.path[len(API):]
+    return request.method == "PUT" and status < 400 and collection in ("Invoices", "CreditNotes") and any(
+        not item.get("HasErrors") for item in (answer or {}).get(collection, []))
 
 
 def _rounded(body: bytes, collection: str, unitdp: int) -> bytes:
