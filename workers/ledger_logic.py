@@ -115,7 +115,8 @@ def apply_raw(record: LedgerRecord, topic: str, value: bytes, *, partition: int,
         placement = placement_from_record(decoded)
         _check_owner(led, placement.tenant_id, placement.placement_id)
         bounds.check_placement(placement, today, limits.limits)
-        return replace(record, ledger=L.apply_placement(led, placement).ledger)
+        update = L.apply_placement(led, placement)
+        return replace(record, ledger=update.ledger) if update.changed else record
     if topic == ATS_TIMESHEETS:
         approval = timesheet_from_record(decoded)
         _check_owner(led, approval.tenant_id, approval.placement_id)
@@ -153,6 +154,7 @@ def ingest(record: LedgerRecord, parked: Parked, today: dt.date, limits: Bounds 
     its values are its fault): the placement that released it and the other items stay applied.
     """
     dead: list[tuple[Parked, BaseException]] = []
+    original = record
     try:
         record = apply_raw(record, parked.topic, parked.value, partition=parked.partition, offset=parked.offset,
                            today=today, key=parked.key, limits=limits)
@@ -172,7 +174,9 @@ def ingest(record: LedgerRecord, parked: Parked, today: dt.date, limits: Bounds 
                                    today=today, key=item.key, limits=limits)
             except Exception as exc:   # noqa: BLE001 - pure code choking on this item alone: dead-letter it alone
                 dead.append((item, exc))
-    return Outcome(record, dead)
+    # A replayed event (a version already applied) changes nothing: no table write, no
+    # changelog record, no RocksDB memtable growth when a topic is read again.
+    return Outcome(record, dead, changed=record is not original or bool(dead))
 
 
 def expire_parked(record: LedgerRecord, now: dt.datetime, grace: dt.timedelta) -> Outcome:
