@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     max_invoice_bytes: int = Field(default=384 * 1024, ge=16 * 1024, le=768 * 1024, description="Estimated bytes of "
                                    "one document with its kept approvals and placements; beyond, the consolidation "
                                    "continues on another document, so none can reach the broker's 1 MiB.")
+    max_kept_approval_bytes: int = Field(default=256 * 1024, ge=32 * 1024, le=512 * 1024, description="Approved "
+                                         "timesheets (Avro bytes) a placement's ledger keeps for timesheet reports; "
+                                         "beyond, the oldest whose lines are all invoiced are dropped.")
     rocksdb_write_buffer_bytes: int = Field(default=4 * 1024 * 1024, ge=256 * 1024, le=256 * 1024 * 1024,
                                             description="RocksDB memtable size per table partition; "
                                             "a worker holds one database per table partition (up to 44).")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from backoffice import ledger as L
 from backoffice import limits as bounds
 from backoffice.errors import AlreadyInvoiced, ConflictingDuplicate, DomainError, UnknownPlacement
-from backoffice.model import FeeRealized, PayLine, Placement, TimesheetApproval
+from backoffice.model import FeeRealized, PayLine, PayLineStatus, Placement, TimesheetApproval
 from schemas.bounds import DEFAULT_SIZES, SizeLimits, decode_bounded
 from schemas.codec import DecodeError, decode
 from schemas.mapping import InvalidEvent, fee_from_record, placement_from_record, timesheet_from_record
@@ -37,6 +37,8 @@ class Bounds:
 
     sizes: SizeLimits = DEFAULT_SIZES
     limits: bounds.Limits = bounds.DEFAULT
+    #: Kept approval bytes per placement (BACKOFFICE_MAX_KEPT_APPROVAL_BYTES); see trim_approvals.
+    approval_bytes: int = 256 * 1024
 
 
 DEFAULT_BOUNDS = Bounds()
@@ -127,7 +129,9 @@ def apply_raw(record: LedgerRecord, topic: str, value: bytes, *, partition: int,
         update = L.apply_timesheet(led, approval, today)
         if not update.changed:
             return record
-        return replace(record, ledger=update.ledger, approvals={**record.approvals, approval.timesheet_id: value},
+        approvals = {**record.approvals, approval.timesheet_id: value}
+        return replace(record, ledger=update.ledger, approvals=trim_approvals(approvals, update.ledger,
+                                                                              limits.approval_bytes),
                        content=_remember(record, approval.timesheet_id, digest))
     if topic == ATS_FEES:
         fee = fee_from_record(decoded)
@@ -140,6 +144,26 @@ def apply_raw(record: LedgerRecord, topic: str, value: bytes, *, partition: int,
             return record
         return replace(record, ledger=update.ledger, content=_remember(record, fee.fee_id, digest))
     raise InvalidEvent(f"unexpected topic {topic}")
+
+
+def trim_approvals(approvals: dict[str, bytes], ledger: L.PlacementLedger, budget: int) -> dict[str, bytes]:
+    """Kept approvals within `budget` bytes: beyond it, the oldest-applied ones whose lines are
+    all invoiced are dropped (their timesheet reports went out with those invoices, which keep
+    the copy). An approval with a line still to bill is always kept; so are the versions and
+    digests (the exactly-once checks), which live elsewhere. Without this, a long placement of
+    32 KiB approvals would outgrow the 1 MiB changelog record after ~30 weeks."""
+    total = sum(len(v) for v in approvals.values())
+    if total <= budget:
+        return approvals
+    open_ = {x.timesheet_id for x in ledger.lines.values()
+             if x.timesheet_id is not None and x.status is not PayLineStatus.INVOICED}
+    kept = dict(approvals)
+    for ts in list(approvals):                         # insertion order: applied first, dropped first
+        if total <= budget:
+            break
+        if ts not in open_:
+            total -= len(kept.pop(ts))
+    return kept
 
 
 def _check_owner(led: L.PlacementLedger, tenant_id: str, placement_id: str) -> None:

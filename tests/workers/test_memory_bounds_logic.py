@@ -2,13 +2,14 @@
 no changelog record, no RocksDB memtable growth), and every table's RocksDB bounds come from
 the one settings object instead of Faust's defaults (64 MiB x 3 memtables and a 2 GiB block
 cache per table partition)."""
+from dataclasses import replace
 from decimal import Decimal
 
 from infra.settings import load_settings
 from schemas.topics import ATS_FEES, ATS_PLACEMENTS, ATS_TIMESHEETS
 from simulator.records import placement_record
 from tests.reliability.corpus import fee_record
-from tests.workers.test_hostile_logic import WEEK, _feed, _placed, _week
+from tests.workers.test_hostile_logic import NOW, TODAY, WEEK, _feed, _placed, _week
 from workers.ledger_logic import new_record
 
 
@@ -50,3 +51,49 @@ def test_every_table_gets_the_configured_rocksdb_bounds(monkeypatch):
     assert len(tables) == 9
     assert all(t.options is topology.STORE for t in tables), [t.name for t in tables if t.options is not topology.STORE]
     assert set(topology.STORE) == set(options)
+
+
+def _weeks(n: int):
+    """n consecutive weekly approvals of p1, each ~1.3 KiB (a 1,000-character approver)."""
+    import datetime as dt
+
+    from simulator.records import timesheet_record
+    first = dt.date(2026, 3, 1)
+    return [timesheet_record("t1", "p1", first + dt.timedelta(weeks=k)) | {"approver": "A" * 1000}
+            for k in range(n)]
+
+
+def test_kept_approvals_stay_within_their_budget_dropping_only_fully_invoiced_ones():
+    import datetime as dt
+
+    from backoffice import ledger as L
+    from schemas.codec import encode
+    from workers.ledger_logic import Bounds, Parked, ingest
+
+    budget = 16 * 1024
+    limits = Bounds(approval_bytes=budget)
+
+    def feed(record, rec, offset=0):
+        value = encode("TimesheetApproved", rec)
+        return ingest(record, Parked(ATS_TIMESHEETS, 0, offset, b"t1:p1", value, NOW), TODAY, limits)
+
+    record, weeks = _placed(), _weeks(41)
+    for n, rec in enumerate(weeks[:40]):
+        record = feed(record, rec, n).record
+    assert len(record.approvals) == 40                     # nothing invoiced yet: every approval is kept
+    first30 = {w["timesheet_id"] for w in weeks[:30]}
+    invoiced = [(x, "inv-1") for x in record.ledger.lines.values() if x.timesheet_id in first30]
+    record = replace(record, ledger=L.settle_invoiced(record.ledger, invoiced, TODAY).ledger)
+    record = feed(record, weeks[40], 40).record
+    kept = set(record.approvals)
+    open_ids = {w["timesheet_id"] for w in weeks[30:]}
+    assert open_ids <= kept                                 # an approval with a line to bill is never dropped
+    assert sum(len(v) for v in record.approvals.values()) <= budget or kept == open_ids
+    assert kept - open_ids and kept - open_ids < first30   # the oldest invoiced ones went first
+    dropped = sorted(first30 - kept)
+    assert dropped == sorted(w["timesheet_id"] for w in weeks[:len(dropped)])
+    # the exactly-once checks are untouched: a dropped approval's replay is still a replay
+    assert all(record.ledger.versions[w["timesheet_id"]] == 1 for w in weeks)
+    replay = feed(record, weeks[0], 99)
+    assert not replay.changed and not replay.dead
+    assert dt.date(2026, 3, 1)
