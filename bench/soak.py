@@ -142,12 +142,16 @@ def slice_as_of(events: list) -> dt.date:
 
 def check_lines(bootstrap: str, stream: SimulatedStream, tenants: set[str]) -> dict:
     """The oracle: generated invoices' lines against the simulator's expected lines."""
-    expected = due_by(stream.expected_pay_lines, FINAL)
+    records = (decode(m.value()).record for m in read_to_end(bootstrap, BILLING_INVOICES))
+    return compare(records, due_by(stream.expected_pay_lines, FINAL), tenants)
+
+
+def compare(invoice_events, expected: dict[str, Decimal], tenants: set[str]) -> dict:
+    """InvoiceEvent records against pay_line_id -> amount owed: lost, duplicated, gaps."""
     per_line: Counter = Counter()
     per_slot: dict[str, Decimal] = defaultdict(Decimal)
     invoices, numbers = {}, defaultdict(set)
-    for m in read_to_end(bootstrap, BILLING_INVOICES):
-        rec = decode(m.value()).record
+    for rec in invoice_events:
         if rec["tenant_id"] in tenants and rec["event_type"] == "GENERATED":
             invoices[rec["invoice_id"]] = rec          # a replayed GENERATED repeats the same invoice
     for rec in invoices.values():
