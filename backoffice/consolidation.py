@@ -3,13 +3,19 @@ then sub-grouped by the placement's Invoice Batch option (Account, Placement,
 Purchase Order, AP Contact). Credit lines form credit memos grouped the same way,
 never mixed with invoice lines. Ids derive from (tenant, batch, kind, account,
 grouping key), so a replay drafts the very same documents.
+
+A group too big for one document (more than `InvoiceSize.max_lines` lines, or lines
+weighing more than `max_bytes`) continues on numbered continuation documents: the first
+keeps the group's id and key, the k-th has the key `<key>#00k`, so they take consecutive
+numbers in order. One document then always fits a broker message (1 MiB), whatever the
+consolidation holds.
 """
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, replace
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from backoffice.billto import BilltoHierarchy, ResolvedBillto
 from backoffice.errors import MixedCurrency, NotConsolidatable
@@ -62,6 +68,25 @@ def invoice_line(line: PayLine) -> InvoiceLine:
 
 
 @dataclass(frozen=True, slots=True)
+class InvoiceSize:
+    """How much one document may hold before its group continues on another one."""
+
+    max_lines: int = 250
+    max_bytes: int = 384 * 1024
+
+
+DEFAULT_SIZE = InvoiceSize()
+
+
+def line_bytes(line: PayLine) -> int:
+    """An upper bound of one line's share of a document as the topics carry it: its texts
+    (UTF-8) twice (the pay line id and the invoice line's copy) plus the fixed-size fields."""
+    texts = (line.pay_line_id, line.placement_id, line.description, line.timesheet_id, line.fee_id,
+             line.catalog_item_id, line.credited_line_id, line.credited_invoice_id, line.reason, line.invoice_id)
+    return 256 + 2 * sum(len(t.encode()) for t in texts if t)
+
+
+@dataclass(frozen=True, slots=True)
 class Group:
     kind: DocumentKind
     resolved: ResolvedBillto
@@ -94,6 +119,29 @@ def group_lines(lines: Iterable[PayLine], placements: Mapping[str, Placement], h
     return groups
 
 
+def continuation_key(key: str, part: int) -> str:
+    """The grouping key of the part-th document of a group (1 is the group itself)."""
+    return key if part == 1 else f"{key}#{part:03d}"
+
+
+def split_group(group: Group, size: InvoiceSize = DEFAULT_SIZE,
+                cost: Callable[[PayLine], int] = line_bytes) -> list[Group]:
+    """The group as one or more documents of at most `size` each, lines in the group's order.
+    A single line heavier than max_bytes still goes alone on its own document."""
+    parts: list[list[PayLine]] = [[]]
+    used = 0
+    for line in group.lines:
+        weight = cost(line)
+        if parts[-1] and (len(parts[-1]) >= size.max_lines or used + weight > size.max_bytes):
+            parts.append([])
+            used = 0
+        parts[-1].append(line)
+        used += weight
+    if len(parts) == 1:
+        return [group]
+    return [replace(group, key=continuation_key(group.key, k), lines=tuple(p)) for k, p in enumerate(parts, 1)]
+
+
 def draft(group: Group, *, tenant_id: str, batch_id: str, issue_date: dt.date, period_start: dt.date,
           period_end: dt.date) -> Invoice:
     """One unnumbered document. The account's default template is an invoice template, so a
@@ -115,15 +163,19 @@ def draft(group: Group, *, tenant_id: str, batch_id: str, issue_date: dt.date, p
 
 def consolidate(lines: Iterable[PayLine], placements: Mapping[str, Placement], hierarchy: BilltoHierarchy, *,
                 tenant_id: str, batch_id: str, issue_date: dt.date, period_start: dt.date,
-                period_end: dt.date) -> list[Invoice]:
-    """Unnumbered drafts, one per group, in a deterministic order."""
-    return [draft(g, tenant_id=tenant_id, batch_id=batch_id, issue_date=issue_date, period_start=period_start,
-                  period_end=period_end) for g in group_lines(lines, placements, hierarchy)]
+                period_end: dt.date, size: InvoiceSize = DEFAULT_SIZE,
+                cost: Callable[[PayLine], int] = line_bytes) -> list[Invoice]:
+    """Unnumbered drafts, one per group (or per part of a group too big for one document),
+    in a deterministic order."""
+    return [draft(part, tenant_id=tenant_id, batch_id=batch_id, issue_date=issue_date, period_start=period_start,
+                  period_end=period_end)
+            for g in group_lines(lines, placements, hierarchy) for part in split_group(g, size, cost)]
 
 
 def consolidate_into(existing: Invoice, lines: Iterable[PayLine], placements: Mapping[str, Placement],
-                     hierarchy: BilltoHierarchy) -> Invoice:
-    """Manual Consolidate: add line items to an invoice of the same account still in New."""
+                     hierarchy: BilltoHierarchy, size: InvoiceSize = DEFAULT_SIZE) -> Invoice:
+    """Manual Consolidate: add line items to an invoice of the same account still in New,
+    refused when the invoice would hold more than `size.max_lines` lines."""
     if existing.status is not DocumentStatus.NEW:
         raise NotConsolidatable(f"invoice {existing.number or existing.invoice_id} is {existing.status.value}, "
                                 f"only New invoices take more lines")
@@ -142,6 +194,9 @@ def consolidate_into(existing: Invoice, lines: Iterable[PayLine], placements: Ma
         if mismatch:
             raise MixedCurrency(mismatch)
         new_lines.append(invoice_line(line))
+    if len(new_lines) > size.max_lines:
+        raise NotConsolidatable(f"invoice {existing.number or existing.invoice_id} would hold {len(new_lines)} "
+                                f"lines; one document holds at most {size.max_lines} (generate the rest instead)")
     return settle(replace(existing, lines=tuple(new_lines), version=existing.version + 1))
 
 

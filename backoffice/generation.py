@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from backoffice.billto import BilltoHierarchy, BilltoUnresolved
-from backoffice.consolidation import consolidate, skipped_by_window, stable_id
+from backoffice.consolidation import DEFAULT_SIZE, InvoiceSize, consolidate, line_bytes, skipped_by_window, stable_id
 from backoffice.figures import batch_amounts, category_amounts
 from backoffice.health import HealthReport, health_check
 from backoffice.model import Batch, DocumentKind, Invoice, LineCategory, PayLine, Placement
@@ -96,7 +96,10 @@ def own_period(invoice: Invoice) -> Invoice:
 
 
 def generate_invoices(lines: Iterable[PayLine], placements: Mapping[str, Placement], hierarchy: BilltoHierarchy,
-                      sequence: TenantSequence, request: GenerationRequest) -> GenerationResult:
+                      sequence: TenantSequence, request: GenerationRequest, size: InvoiceSize = DEFAULT_SIZE,
+                      cost: Callable[[PayLine], int] = line_bytes) -> GenerationResult:
+    """`size`/`cost`: how much one document holds; a bigger group continues on numbered
+    continuation documents (backoffice.consolidation.split_group)."""
     chosen, left = select_lines(lines, placements, hierarchy, request)
     report = health_check(chosen, placements, hierarchy)
     if not report.ok:
@@ -104,7 +107,7 @@ def generate_invoices(lines: Iterable[PayLine], placements: Mapping[str, Placeme
     batch_id = batch_id_for(request.tenant_id, request.batch_key)
     drafts = consolidate(chosen, placements, hierarchy, tenant_id=request.tenant_id, batch_id=batch_id,
                          issue_date=request.issue_date, period_start=request.period_start,
-                         period_end=request.period_end)
+                         period_end=request.period_end, size=size, cost=cost)
     if request.on_demand:
         drafts = [own_period(d) for d in drafts]
     numbered, new_sequence = number_invoices(drafts, sequence, request.first_number)

@@ -65,6 +65,25 @@ class Settings(BaseSettings):
     date_span_days: int = Field(default=3660, ge=1, le=36600, description="Business dates (week endings, fee "
                                 "dates, as-of dates, windows) must lie within this many days of the worker's today.")
     max_net_terms_days: int = Field(default=365, ge=0, le=3660, description="Longest net terms of a Billto entity.")
+    max_invoice_lines: int = Field(default=250, ge=1, le=2000, description="Most lines on one invoice or credit "
+                                   "memo; a bigger consolidation continues on numbered continuation documents "
+                                   "(consecutive numbers, grouping key <key>#002...).")
+    max_invoice_bytes: int = Field(default=384 * 1024, ge=16 * 1024, le=768 * 1024, description="Estimated bytes of "
+                                   "one document with its kept approvals and placements; beyond, the consolidation "
+                                   "continues on another document, so none can reach the broker's 1 MiB.")
+    max_kept_approval_bytes: int = Field(default=256 * 1024, ge=32 * 1024, le=512 * 1024, description="Approved "
+                                         "timesheets (Avro bytes) a placement's ledger keeps for timesheet reports; "
+                                         "beyond, the oldest whose lines are all invoiced are dropped.")
+    rocksdb_write_buffer_bytes: int = Field(default=4 * 1024 * 1024, ge=256 * 1024, le=256 * 1024 * 1024,
+                                            description="RocksDB memtable size per table partition; "
+                                            "a worker holds one database per table partition (up to 44).")
+    rocksdb_max_write_buffers: int = Field(default=2, ge=2, le=8, description="Memtables per table partition "
+                                           "(one being written, the rest being flushed).")
+    rocksdb_block_cache_bytes: int = Field(default=8 * 1024 * 1024, ge=1024 * 1024, le=4 * 1024 ** 3, description="RocksDB "
+                                           "block cache per table partition (read cache; Faust's default is 2 GiB).")
+    stream_buffer_maxsize: int = Field(default=8192, ge=64, le=65536, description="Messages Faust buffers per "
+                                       "agent stream before it pauses fetching (each at most BACKOFFICE_MAX_"
+                                       "MESSAGE_BYTES; typical ATS events are ~300 bytes).")
     fault: str | None = Field(default=None, description="Tests only: AGENT:KIND makes that agent fail on that "
                               "kind of message (checks the failure policy; never set in production).")
     web_port: int = Field(default=6066, ge=0, le=65535, description="Worker's ops HTTP port (metrics, API).")
@@ -94,6 +113,19 @@ class Settings(BaseSettings):
 
         return Limits(max_rate=self.max_rate, max_amount=self.max_amount, max_quantity=self.max_quantity,
                       date_span_days=self.date_span_days, max_net_terms_days=self.max_net_terms_days)
+
+    def invoice_size(self):
+        """How much one document holds (backoffice.consolidation.InvoiceSize)."""
+        from backoffice.consolidation import InvoiceSize
+
+        return InvoiceSize(self.max_invoice_lines, self.max_invoice_bytes)
+
+    def rocksdb_options(self) -> dict:
+        """Faust's per-table store options (faust.stores.rocksdb.RocksDBOptions)."""
+        return {"write_buffer_size": self.rocksdb_write_buffer_bytes,
+                "max_write_buffer_number": self.rocksdb_max_write_buffers,
+                "block_cache_size": self.rocksdb_block_cache_bytes,
+                "target_file_size_base": max(self.rocksdb_write_buffer_bytes, 2 * 1024 * 1024)}
 
     def sizes(self):
         """The size limits for schemas.bounds."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 
 from backoffice import lifecycle
 from backoffice.model import DocumentStatus, Invoice, InvoicingMode, Placement
+from infra.settings import load_settings
 from ops import metrics
 from ops.logs import log_context
 from schemas.codec import encode
@@ -22,6 +23,7 @@ from workers.partitioning import partition_for
 from workers.topology import P, document_commands, invoices, invoices_out, ledger_commands
 
 log = logging.getLogger(__name__)
+INVOICE_SIZE = load_settings().invoice_size()     # a Consolidate may not grow an invoice past it
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +89,7 @@ async def _delivery(record: InvoiceRecord, msg: DocumentCommand) -> tuple[Invoic
 
 
 async def _consolidate(record: InvoiceRecord | None, msg: DocumentCommand) -> None:
-    result = consolidate(record.invoice if record else None, msg)
+    result = consolidate(record.invoice if record else None, msg, INVOICE_SIZE)
     if result.ok:
         placements = {p.placement_id: p for p in record.report_placements + msg.placements}
         record = _with(record, result.invoice, result.message, report_placements=tuple(placements.values()),

@@ -34,7 +34,7 @@ dead_letters = DeadLetters(app)
 CHUNK = 500
 SETTINGS = load_settings()
 GRACE = dt.timedelta(seconds=SETTINGS.orphan_grace_seconds)
-BOUNDS = Bounds(SETTINGS.sizes(), SETTINGS.limits())
+BOUNDS = Bounds(SETTINGS.sizes(), SETTINGS.limits(), SETTINGS.max_kept_approval_bytes)
 
 
 async def _dead_letter_parked(item: Parked, error: BaseException, tenant_id: str) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from dataclasses import replace
 
+from infra.settings import load_settings
 from ops import metrics
 from workers import clock
 from workers.app import app
@@ -20,6 +21,8 @@ from workers.window_logic import (
 )
 
 log = logging.getLogger(__name__)
+#: How much one document holds (BACKOFFICE_MAX_INVOICE_LINES / _BYTES): bigger consolidations continue.
+INVOICE_SIZE = load_settings().invoice_size()
 
 
 def _wkey(tenant_id: str, window_key: str) -> bytes:
@@ -151,7 +154,7 @@ async def _assemble(msg) -> None:
         return
     tkey = request.tenant_id.encode()
     tenant = tenants.get(tkey) or new_tenant(request.tenant_id)
-    result = try_generate(request, chunks, hierarchy_for(request.tenant_id, billto.items()), tenant)
+    result = try_generate(request, chunks, hierarchy_for(request.tenant_id, billto.items()), tenant, INVOICE_SIZE)
     injected_fault("assemble_windows", "numbered")
     if isinstance(result, Refusal):
         await _refuse(state, chunks, result)

@@ -58,7 +58,7 @@ def create_app(bootstrap: str | None = None) -> faust.App:
         broker_commit_interval=1.0,
         producer_linger=0.02,
         producer_max_batch_size=1_000_000,
-        stream_buffer_maxsize=8192,
+        stream_buffer_maxsize=settings.stream_buffer_maxsize,
         web_enabled=os.environ.get("BACKOFFICE_WEB", "1") == "1",
         web_host=os.environ.get("BACKOFFICE_WEB_HOST", "127.0.0.1"),   # 0.0.0.0 in a container
         web_port=settings.web_port,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backoffice.consolidation import consolidate_into
+from backoffice.consolidation import DEFAULT_SIZE, InvoiceSize, consolidate_into
 from backoffice.errors import DomainError, NotConsolidatable
 from backoffice.model import DocumentStatus, Invoice
 from workers.messages import DocumentCommand, Settle
@@ -19,7 +19,8 @@ class ConsolidationResult:
     taken: tuple[str, ...] = ()               # pay line ids now on the invoice
 
 
-def consolidate(existing: Invoice | None, msg: DocumentCommand) -> ConsolidationResult:
+def consolidate(existing: Invoice | None, msg: DocumentCommand, size: InvoiceSize = DEFAULT_SIZE
+                ) -> ConsolidationResult:
     if existing is None:
         return ConsolidationResult(False, f"invoice {msg.invoice_id} is unknown: nothing to consolidate into")
     if existing.status is not DocumentStatus.NEW:
@@ -42,7 +43,7 @@ def consolidate(existing: Invoice | None, msg: DocumentCommand) -> Consolidation
         return ConsolidationResult(False, f"no pending line items of {existing.account_name} to add to invoice "
                                           f"{existing.number}")
     try:
-        grown = consolidate_into(existing, candidates, placements, msg.hierarchy)
+        grown = consolidate_into(existing, candidates, placements, msg.hierarchy, size)
     except NotConsolidatable as exc:
         return ConsolidationResult(False, exc.reason)
     return ConsolidationResult(True, f"added {len(candidates)} line item(s) to invoice {existing.number}; "

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from backoffice import ledger as L
 from backoffice import limits as bounds
 from backoffice.errors import AlreadyInvoiced, ConflictingDuplicate, DomainError, UnknownPlacement
-from backoffice.model import FeeRealized, PayLine, Placement, TimesheetApproval
+from backoffice.model import FeeRealized, PayLine, PayLineStatus, Placement, TimesheetApproval
 from schemas.bounds import DEFAULT_SIZES, SizeLimits, decode_bounded
 from schemas.codec import DecodeError, decode
 from schemas.mapping import InvalidEvent, fee_from_record, placement_from_record, timesheet_from_record
@@ -37,6 +37,8 @@ class Bounds:
 
     sizes: SizeLimits = DEFAULT_SIZES
     limits: bounds.Limits = bounds.DEFAULT
+    #: Kept approval bytes per placement (BACKOFFICE_MAX_KEPT_APPROVAL_BYTES); see trim_approvals.
+    approval_bytes: int = 256 * 1024
 
 
 DEFAULT_BOUNDS = Bounds()
@@ -118,7 +120,8 @@ def apply_raw(record: LedgerRecord, topic: str, value: bytes, *, partition: int,
         placement = placement_from_record(decoded)
         _check_owner(led, placement.tenant_id, placement.placement_id)
         bounds.check_placement(placement, today, limits.limits)
-        return replace(record, ledger=L.apply_placement(led, placement).ledger)
+        update = L.apply_placement(led, placement)
+        return replace(record, ledger=update.ledger) if update.changed else record
     if topic == ATS_TIMESHEETS:
         approval = timesheet_from_record(decoded)
         _check_owner(led, approval.tenant_id, approval.placement_id)
@@ -129,7 +132,9 @@ def apply_raw(record: LedgerRecord, topic: str, value: bytes, *, partition: int,
         update = L.apply_timesheet(led, approval, today)
         if not update.changed:
             return record
-        return replace(record, ledger=update.ledger, approvals={**record.approvals, approval.timesheet_id: value},
+        approvals = {**record.approvals, approval.timesheet_id: value}
+        return replace(record, ledger=update.ledger, approvals=trim_approvals(approvals, update.ledger,
+                                                                              limits.approval_bytes),
                        content=_remember(record, approval.timesheet_id, digest))
     if topic == ATS_FEES:
         fee = fee_from_record(decoded)
@@ -144,6 +149,26 @@ def apply_raw(record: LedgerRecord, topic: str, value: bytes, *, partition: int,
     raise InvalidEvent(f"unexpected topic {topic}")
 
 
+def trim_approvals(approvals: dict[str, bytes], ledger: L.PlacementLedger, budget: int) -> dict[str, bytes]:
+    """Kept approvals within `budget` bytes: beyond it, the oldest-applied ones whose lines are
+    all invoiced are dropped (their timesheet reports went out with those invoices, which keep
+    the copy). An approval with a line still to bill is always kept; so are the versions and
+    digests (the exactly-once checks), which live elsewhere. Without this, a long placement of
+    32 KiB approvals would outgrow the 1 MiB changelog record after ~30 weeks."""
+    total = sum(len(v) for v in approvals.values())
+    if total <= budget:
+        return approvals
+    open_ = {x.timesheet_id for x in ledger.lines.values()
+             if x.timesheet_id is not None and x.status is not PayLineStatus.INVOICED}
+    kept = dict(approvals)
+    for ts in list(approvals):                         # insertion order: applied first, dropped first
+        if total <= budget:
+            break
+        if ts not in open_:
+            total -= len(kept.pop(ts))
+    return kept
+
+
 def _check_owner(led: L.PlacementLedger, tenant_id: str, placement_id: str) -> None:
     if (tenant_id, placement_id) != (led.tenant_id, led.placement_id):
         raise InvalidEvent(f"key {led.key} does not match the event's {tenant_id}:{placement_id}")
@@ -156,6 +181,7 @@ def ingest(record: LedgerRecord, parked: Parked, today: dt.date, limits: Bounds 
     its values are its fault): the placement that released it and the other items stay applied.
     """
     dead: list[tuple[Parked, BaseException]] = []
+    original = record
     try:
         record = apply_raw(record, parked.topic, parked.value, partition=parked.partition, offset=parked.offset,
                            today=today, key=parked.key, limits=limits)
@@ -175,7 +201,9 @@ def ingest(record: LedgerRecord, parked: Parked, today: dt.date, limits: Bounds 
                                    today=today, key=item.key, limits=limits)
             except Exception as exc:   # noqa: BLE001 - pure code choking on this item alone: dead-letter it alone
                 dead.append((item, exc))
-    return Outcome(record, dead)
+    # A replayed event (a version already applied) changes nothing: no table write, no
+    # changelog record, no RocksDB memtable growth when a topic is read again.
+    return Outcome(record, dead, changed=record is not original or bool(dead))
 
 
 def expire_parked(record: LedgerRecord, now: dt.datetime, grace: dt.timedelta) -> Outcome:

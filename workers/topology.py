@@ -5,6 +5,7 @@ from schemas.topics import (
     ATS_ACCOUNTS, ATS_FEES, ATS_PLACEMENTS, ATS_TIMESHEETS, BILLING_COMMANDS, BILLING_INVOICES, BILLING_OUTCOMES,
     BILLING_PAYLINES, BILLING_SYNC, PLACEMENT_PARTITIONS,
 )
+from infra.settings import load_settings
 from workers import names
 from workers.app import RAW, STATE, app
 from workers.paylines_out import observer
@@ -12,6 +13,10 @@ from workers.state import ObservedTable, PickledTable
 
 P = PLACEMENT_PARTITIONS
 TENANT_PARTITIONS = 4
+#: Every table's RocksDB bounds (one database per table partition a worker holds): Faust's
+#: defaults (64 MiB x 3 memtables, a 2 GiB block cache, per partition) let a worker that reads
+#: its topics again grow by its write volume until 8 ledger partitions hold ~64 MiB memtables each.
+STORE = load_settings().rocksdb_options()
 
 
 def _internal(name: str, partitions: int):
@@ -38,20 +43,20 @@ billto_by_tenant = _internal(names.BILLTO_BY_TENANT, TENANT_PARTITIONS)
 
 # Tables.
 # Partitioned by tenant (written from billto_by_tenant), co-partitioned with window-lines.
-billto = PickledTable(app.Table(names.BILLTO_TABLE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,
+billto = PickledTable(app.Table(names.BILLTO_TABLE, options=STORE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,
                                 value_type=bytes))
 # Every write to a ledger record sends its pay-line changes to billing.paylines (workers.paylines_out).
-ledgers = ObservedTable(app.Table(names.LEDGER_TABLE, default=None, partitions=P, key_type=bytes, value_type=bytes),
-                        observer(paylines_out))
-windows = PickledTable(app.Table(names.WINDOW_TABLE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,
+ledgers = ObservedTable(app.Table(names.LEDGER_TABLE, options=STORE, default=None, partitions=P, key_type=bytes,
+                                  value_type=bytes), observer(paylines_out))
+windows = PickledTable(app.Table(names.WINDOW_TABLE, options=STORE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,
                                  value_type=bytes))
-window_chunks = PickledTable(app.Table(names.CHUNK_TABLE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,
+window_chunks = PickledTable(app.Table(names.CHUNK_TABLE, options=STORE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,
                                        value_type=bytes))
-tenants = PickledTable(app.Table(names.TENANT_TABLE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,
+tenants = PickledTable(app.Table(names.TENANT_TABLE, options=STORE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,
                                  value_type=bytes))
-commands_seen = PickledTable(app.Table(names.COMMAND_TABLE, default=None, partitions=TENANT_PARTITIONS,
+commands_seen = PickledTable(app.Table(names.COMMAND_TABLE, options=STORE, default=None, partitions=TENANT_PARTITIONS,
                                        key_type=bytes, value_type=bytes))
-invoices = PickledTable(app.Table(names.INVOICE_TABLE, default=None, partitions=P, key_type=bytes, value_type=bytes))
-sync_status = PickledTable(app.Table(names.SYNC_TABLE, default=None, partitions=4, key_type=bytes, value_type=bytes))
-batches = PickledTable(app.Table(names.BATCH_TABLE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,
+invoices = PickledTable(app.Table(names.INVOICE_TABLE, options=STORE, default=None, partitions=P, key_type=bytes, value_type=bytes))
+sync_status = PickledTable(app.Table(names.SYNC_TABLE, options=STORE, default=None, partitions=4, key_type=bytes, value_type=bytes))
+batches = PickledTable(app.Table(names.BATCH_TABLE, options=STORE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,
                                  value_type=bytes))

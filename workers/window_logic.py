@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable
 
 from backoffice.billto import BilltoHierarchy
+from backoffice.consolidation import DEFAULT_SIZE, InvoiceSize, line_bytes
 from backoffice.errors import DomainError
 from backoffice.generation import GenerationRequest, GenerationResult, generate_invoices
 from backoffice.health import HealthReport
@@ -150,15 +151,28 @@ def hierarchy_for(tenant_id: str, nodes: Iterable[tuple[bytes, BilltoNode]]) -> 
     return BilltoHierarchy({n.entity_id: n for k, n in nodes if k.startswith(prefix) and n is not None})
 
 
+def document_cost(placements: dict[str, Placement], approvals: dict[str, bytes]):
+    """A line's weight in its document command: the line, plus its approval and placement as
+    if it alone carried them (an over-estimate: a shared approval or placement travels once)."""
+    placement_bytes = {pid: pickled_size(p) for pid, p in placements.items()}
+
+    def cost(line: PayLine) -> int:
+        kept = approvals.get(line.timesheet_id) if line.timesheet_id else None
+        return line_bytes(line) + len(kept or b"") + placement_bytes.get(line.placement_id, 0)
+    return cost
+
+
 def generate(request: WindowRequest, chunks: Iterable[LinesChunk], hierarchy: BilltoHierarchy,
-             tenant: TenantState) -> GenerationResult:
+             tenant: TenantState, size: InvoiceSize = DEFAULT_SIZE) -> GenerationResult:
     lines: dict[str, PayLine] = {}
     placements: dict[str, Placement] = {}
+    approvals: dict[str, bytes] = {}
     for chunk in chunks:
         for p in chunk.placements:
             placements[p.placement_id] = p
         for line in chunk.lines:
             lines[line.pay_line_id] = line
+        approvals.update(chunk.approvals)
     period_start, period_end = request.period_start, request.period_end
     if request.on_demand and lines:      # an on-demand run covers the days of what it invoices
         period_start = min(x.work_start or x.work_date for x in lines.values())
@@ -169,7 +183,8 @@ def generate(request: WindowRequest, chunks: Iterable[LinesChunk], hierarchy: Bi
         created_at=request.created_at or dt.datetime.combine(request.as_of, dt.time(0), tzinfo=dt.timezone.utc),
         on_demand=request.on_demand, account_id=request.account_id, first_number=request.first_number)
     ordered = [lines[k] for k in sorted(lines)]
-    return generate_invoices(ordered, placements, hierarchy, tenant.sequence, gen)
+    return generate_invoices(ordered, placements, hierarchy, tenant.sequence, gen, size,
+                             document_cost(placements, approvals))
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +195,7 @@ class Refusal:
 
 
 def try_generate(request: WindowRequest, chunks: Iterable[LinesChunk], hierarchy: BilltoHierarchy,
-                 tenant: TenantState) -> GenerationResult | Refusal:
+                 tenant: TenantState, size: InvoiceSize = DEFAULT_SIZE) -> GenerationResult | Refusal:
     """generate(), with any failure as a value: the assembler then still settles, releases
     and answers the command instead of crashing with the window's lines reserved.
 
@@ -188,7 +203,7 @@ def try_generate(request: WindowRequest, chunks: Iterable[LinesChunk], hierarchy
     as_of near year 9999 whose due date overflows), so it is this command's refusal; retrying
     after a restart would fail the same way, with the lines still reserved."""
     try:
-        return generate(request, chunks, hierarchy, tenant)
+        return generate(request, chunks, hierarchy, tenant, size)
     except DomainError as exc:
         return Refusal(exc.reason)
     except Exception as exc:   # noqa: BLE001 - see above
