@@ -7,7 +7,10 @@ outage past the retry budget (connector dead letter). Then every sink is searche
 marker: worker and connector logs (JSON and text, tracebacks included), every *.dlq topic,
 billing.invoices/outcomes/sync and the worker's own topics (bytes), /metrics, stored PDFs (text
 and raw bytes), e-mails received and every file under the data dir (the token files must hold
-no plaintext). The sweep can fail: `check_sweep_can_fail` below plants a marker in a log file.
+no plaintext). The sweep can fail: `check_sweep_can_fail` plants a secret in a copy of the sinks
+(and logging the SMTP password or a refresh token in the product code was seen to fail it).
+The unmarked variant logs at INFO in JSON; the reliability one at DEBUG, in JSON then, after a
+restart, in text, and also sweeps the worker's internal topics and table changelogs.
 """
 from __future__ import annotations
 
@@ -31,7 +34,8 @@ from infra.broker import free_port
 from connectors.tokens import SUFFIX
 from infra.readback import read_to_end
 from ops.logs import make_handler
-from schemas.topics import BILLING_INVOICES, BILLING_SYNC
+from schemas.codec import encode
+from schemas.topics import BILLING_COMMANDS, BILLING_INVOICES, BILLING_SYNC, connector_dead_letter_topic
 from tests.connectors import xero_server as xero_module
 from tests.connectors.runner_harness import Running, Setup
 from tests.connectors.xero_server import XeroTestServer
@@ -91,10 +95,12 @@ class Capture:
         root.setLevel(self.level)
 
 
-def _topic_bytes(bootstrap: str, name: str) -> dict[str, bytes]:
-    """name -> every key, value and header of: all *.dlq topics, the billing topics, the app's own topics."""
+def _topic_bytes(bootstrap: str, name: str, own_topics: bool) -> dict[str, bytes]:
+    """name -> every key, value and header of: all *.dlq topics, the billing topics, and (`own_topics`)
+    the worker's internal topics and table changelogs."""
     topics = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=30).topics
-    wanted = [t for t in topics if t.endswith(".dlq") or t.startswith(f"{name}-") or t.startswith("billing.")]
+    wanted = [t for t in topics if t.endswith(".dlq") or t.startswith("billing.")
+              or (own_topics and t.startswith(f"{name}-"))]
     assert any(t.endswith(".dlq") for t in wanted) and BILLING_SYNC in wanted
     out = {}
     for topic in wanted:
@@ -156,7 +162,8 @@ def run_sweep(bootstrap: str, tmp_path: Path, name: str, monkeypatch, *, full: b
     sinks: dict[str, bytes] = {}
     with Capture() as logs, XeroTestServer() as xero, \
             SmtpServer(RecordingHandler(), authenticator=auth, auth_require_tls=False) as smtp:
-        setup = Setup("xero", xero, data, key=values["fernet"], client_secret=values["client_secret"])
+        setup = Setup("xero", xero, data, key=values["fernet"], client_secret=values["client_secret"],
+                      limits={"server_error_attempts": 2, "backoff_initial": 0.01, "backoff_max": 0.05})
         setup.add(tenant, "org-sec")
         xero.inject("org-sec", "expire_tokens", 1)                    # a 401, then a refresh
         xero.inject("org-sec", "5xx", 1000, methods=("PUT", "POST"))  # past the retry budget: a dead letter
@@ -172,17 +179,22 @@ def run_sweep(bootstrap: str, tmp_path: Path, name: str, monkeypatch, *, full: b
                 wait_drained(bootstrap, name, ingest_topics(name))
                 gen = f"{tenant}-gen"
                 produce(bootstrap, [command(tenant, gen, "GENERATE", as_of=AS_OF)])
+                produce(bootstrap, [(BILLING_COMMANDS, tenant.encode(), encode("OperatorCommand", rec))
+                                    for _, rec, _ in corpus.commands])        # refused, with reasons
                 done = wait_until(lambda: outcomes(bootstrap, {gen}), 180, message=f"generate; {w.log()[-2000:]}")
                 ids = done[gen]["invoice_ids"]
                 assert done[gen]["ok"] and ids, done
                 # the API: a wrong token (refused), the tenant's token, the operator's token
-                h = {"Authorization": f"Bearer {values['ops_wrong']}"}
-                assert httpx.get(f"{base}/api/v1/tenants/{tenant}/batches", headers=h).status_code == 401
-                h = {"Authorization": f"Bearer {values['ops_tenant']}"}
-                assert httpx.get(f"{base}/api/v1/tenants/{tenant}/batches", headers=h).status_code == 200
-                r = httpx.post(f"{base}/api/v1/tenants/{tenant}/commands/record", json={"invoice_ids": ids},
-                               headers={"Authorization": f"Bearer {values['ops_root']}"}, timeout=30)
-                assert r.status_code == 202, r.text
+                answers = []
+                for token, status in ((values["ops_wrong"], 401), (values["ops_tenant"], 200),
+                                      (f"{values['ops_tenant']} {values['ops_root']}", 401)):
+                    answers.append(httpx.get(f"{base}/api/v1/tenants/{tenant}/batches",
+                                             headers={"Authorization": f"Bearer {token}"}, timeout=30))
+                    assert answers[-1].status_code == status, (status, answers[-1].text)
+                answers.append(httpx.post(f"{base}/api/v1/tenants/{tenant}/commands/record", json={"invoice_ids": ids},
+                                          headers={"Authorization": f"Bearer {values['ops_root']}"}, timeout=30))
+                assert answers[-1].status_code == 202, answers[-1].text
+                sinks["ops API answers"] = b"\n".join(r.content + repr(r.headers).encode() for r in answers)
                 # the SMTP server refuses the login: every send fails
                 produce(bootstrap, [command(tenant, f"{tenant}-send-{i}", "SEND", invoice_id=i,
                                             recipients=["ap@example.com"]) for i in ids])
@@ -227,7 +239,9 @@ def run_sweep(bootstrap: str, tmp_path: Path, name: str, monkeypatch, *, full: b
     assert pdfs and smtp.handler.received
     for p in pdfs:
         sinks[f"pdf text {p.name}"] = pdf_text(p.read_bytes()).encode()
-    sinks |= _topic_bytes(bootstrap, name) | _file_bytes(data)
+    sinks |= _topic_bytes(bootstrap, name, own_topics=full) | _file_bytes(data)
+    assert all(i.encode() in sinks[f"topic {connector_dead_letter_topic('xero')}"] for i in ids)
+    assert all(not o["ok"] for o in outcomes(bootstrap, {cid for cid, _, _ in corpus.commands}).values())
     token_files = [k for k in sinks if k.startswith("file tokens/") and k.endswith(SUFFIX)]
     assert token_files, sorted(sinks)
     check_sweep_can_fail(sinks, values)
