@@ -185,6 +185,10 @@ def run_sweep(bootstrap: str, tmp_path: Path, name: str, monkeypatch, *, full: b
                 ids = done[gen]["invoice_ids"]
                 assert done[gen]["ok"] and ids, done
                 # the API: a wrong token (refused), the tenant's token, the operator's token
+                # the worker's invoices table catches up with the outcome (an unknown id is a 404 at the door)
+                wait_until(lambda: all(httpx.get(f"{base}/api/v1/tenants/{tenant}/invoices/{i}", timeout=10, headers={
+                    "Authorization": f"Bearer {values['ops_tenant']}"}).status_code == 200 for i in ids), 120,
+                    message="the invoices readable through the API")
                 answers = []
                 for token, status in ((values["ops_wrong"], 401), (values["ops_tenant"], 200),
                                       (f"{values['ops_tenant']} {values['ops_root']}", 401)):
@@ -241,9 +245,12 @@ def run_sweep(bootstrap: str, tmp_path: Path, name: str, monkeypatch, *, full: b
         sinks[f"pdf text {p.name}"] = pdf_text(p.read_bytes()).encode()
     sinks |= _topic_bytes(bootstrap, name, own_topics=full) | _file_bytes(data)
     assert all(i.encode() in sinks[f"topic {connector_dead_letter_topic('xero')}"] for i in ids)
-    assert all(not o["ok"] for o in outcomes(bootstrap, {cid for cid, _, _ in corpus.commands}).values())
+    refused = wait_until(lambda: (o := outcomes(bootstrap, {cid for cid, _, _ in corpus.commands}))
+                         and len(o) == len(corpus.commands) and o, 60, message="the corpus's commands answered")
+    assert not any(o["ok"] for o in refused.values()), refused
     token_files = [k for k in sinks if k.startswith("file tokens/") and k.endswith(SUFFIX)]
     assert token_files, sorted(sinks)
+    assert all((data / k.removeprefix("file ")).stat().st_mode & 0o077 == 0 for k in token_files)   # private
     check_sweep_can_fail(sinks, values)
     secrets_to_find = values | {f"vendor token {i}": t for i, t in enumerate(minted)}
     leaks = find_leaks(sinks, secrets_to_find)
