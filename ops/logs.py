@@ -27,7 +27,7 @@ _context: contextvars.ContextVar[dict] = contextvars.ContextVar("backoffice_log_
 _SECRET_PATTERNS = [
     (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9\-._~+/]+=*"), r"\1 [REDACTED]"),
     (re.compile(r"(?i)\b(access_token|refresh_token|id_token|client_secret|password|passwd|smtp_password|"
-                r"authorization|api_key)(\"?\s*[:=]\s*\"?)([^\s\"',&}]+)"), r"\1\2[REDACTED]"),
+                r"authorization|api_key)([\"']?\s*[:=]\s*[\"']?)([^\s\"',&}]+)"), r"\1\2[REDACTED]"),
     (re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b"), None),      # IBAN
     (re.compile(r"\b\d(?:[ -]?\d){11,18}\b"), None),                                        # card / account numbers
 ]

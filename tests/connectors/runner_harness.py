@@ -42,9 +42,9 @@ def synced_ids(bootstrap, tenant):
 class Setup:
     """Tenants of one system, their token store and connections (settings as the YAML has them)."""
 
-    def __init__(self, system, server, tmp_path, limits=None):
-        self.system, self.server = system, server
-        self.store = FernetFileStore(tmp_path / "tokens", Fernet.generate_key().decode())
+    def __init__(self, system, server, tmp_path, limits=None, *, key=None, client_secret="test-secret"):
+        self.system, self.server, self.client_secret = system, server, client_secret
+        self.store = FernetFileStore(tmp_path / "tokens", key or Fernet.generate_key().decode())
         self.connections: dict[str, Connection] = {}
         self.limits = limits or {}
 
@@ -62,7 +62,7 @@ class Setup:
             self.store.save_mapping(f"{self.system}-{tenant}", MAPPINGS[self.system])
         self.connections[tenant] = Connection(tenant, self.system, {
             "system": self.system, "base_url": self.server.base_url, "token_url": self.server.token_url,
-            "client_id": "test-client", "client_secret": "test-secret", "limits": self.limits, **ids})
+            "client_id": "test-client", "client_secret": self.client_secret, "limits": self.limits, **ids})
 
     def reconnect(self, tenant, org):
         """What `backoffice connect` leaves behind: a fresh grant in the token store."""

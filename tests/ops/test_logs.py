@@ -42,6 +42,10 @@ def test_tokens_passwords_and_account_numbers_never_reach_the_log():
         assert secret not in text, secret
     assert "1111" in text and "5432" in text                      # last four kept for support staff
     assert redact("client_secret: s3cr3t") == "client_secret: [REDACTED]"
+    # a Python dict logged as it is (single quotes): the token endpoint's answer, a settings dump
+    said = redact(str({"access_token": "at-9f8e7d", "refresh_token": "rt-1a2b3c", "expires_in": 1800}))
+    assert "at-9f8e7d" not in said and "rt-1a2b3c" not in said and "1800" in said, said
+    assert redact("password='hunter2'") == "password='[REDACTED]'"
 
 
 # The worker's own logging set-up (Faust's Worker, then ours), in a process of its own so
