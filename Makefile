@@ -14,8 +14,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# Two processes: the tests of real processes run one at a time in one, the pure ones in the other
+# (tests/conftest.py groups them).
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider -m "not reliability"
+	$(PY) -m pytest -q -p no:cacheprovider -m "not reliability" -n 2 --dist loadgroup
 
 # The hostile-input and fault suite (issue 12): everything marked reliability, and the
 # takeover matrix (every consuming agent's injected failure, then a restart).

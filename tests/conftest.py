@@ -11,6 +11,17 @@ from infra.broker import EmbeddedBroker
 from tests import hypothesis_profiles  # noqa: F401  (registers --hypothesis-profile=long)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """`make test` runs two pytest-xdist processes (`--dist loadgroup`). Every test that starts real
+    processes (the broker, workers, connectors, PostgreSQL: the `integration` marker) joins one group,
+    so they run one at a time, in order, in one process, as they would alone; the other process takes
+    the pure and property tests, which only need CPU. Without xdist the group mark does nothing."""
+    for item in items:
+        if item.get_closest_marker("integration"):
+            item.add_marker(pytest.mark.xdist_group("real-processes"))
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory):
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
