@@ -18,14 +18,15 @@ from schemas.codec import decode, encode
 from schemas.topics import BILLING_COMMANDS, BILLING_OUTCOMES
 
 FIELDS = ("pay_line_id", "placement_id", "account_id", "first_number", "as_of", "window_id", "invoice_id",
-          "batch_id", "invoice_line_id", "amount", "reason", "template", "taxable")
+          "batch_id", "invoice_line_id", "amount", "reason", "template", "taxable", "time_zone", "week_ending_day",
+          "invoice_delay_days", "preferred_start_time")
 
 
 def command_record(tenant: str, kind: str, command_id: str | None = None, **fields) -> dict:
     cid = command_id or f"cli-{uuid.uuid4()}"
     rec = {"event_id": cid, "tenant_id": tenant, "occurred_at": dt.datetime.now(dt.timezone.utc),
            "command_id": cid, "command": kind, "requested_by": "cli", "recipients": [], "pay_line_ids": [],
-           "resend": False, **{f: None for f in FIELDS}}
+           "resend": False, "cycles": [], **{f: None for f in FIELDS}}
     rec.update({k: v for k, v in fields.items() if v is not None})
     return rec
 

@@ -17,7 +17,7 @@ from workers import clock
 from workers.app import app
 from backoffice.model import BillingCycle
 from infra.settings import load_settings
-from workers.command_logic import schedule_for
+from workers.command_logic import calendar_for
 from workers.partitioning import partition_for
 from workers.topology import P, TENANT_PARTITIONS, batches, billto, invoices, ledgers, sync_status, tenants, windows
 from workers.window_logic import hierarchy_for
@@ -159,10 +159,10 @@ class TenantWindows(View):
             return refused
         prefix = f"{tenant}|".encode()
         rows = [w for k, w in windows.items() if k.startswith(prefix) and w is not None]
-        settings, now = load_settings(), clock.now()
-        upcoming = [schedule_for(cycle, settings).next_window(now) for cycle in BillingCycle]
-        return self.json(reads.tenant_windows(tenant, tenants.get(tenant.encode()), rows, upcoming,
-                                              _serves_tenant(tenant)))
+        state, now = tenants.get(tenant.encode()), clock.now()
+        calendar = calendar_for(state, load_settings())
+        upcoming = [w for w in (calendar.next_window(cycle, now) for cycle in BillingCycle) if w is not None]
+        return self.json(reads.tenant_windows(tenant, state, rows, upcoming, _serves_tenant(tenant)))
 
 
 def _records(tenant: str, name: str, body) -> list[dict]:
