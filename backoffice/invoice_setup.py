@@ -13,7 +13,6 @@ run times do), so periods.py's week splitting is the same for every tenant.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,7 +21,6 @@ from backoffice.errors import DomainError
 from backoffice.schedules import WEEKDAYS, BatchSchedule, BatchWindow
 from backoffice.model import BillingCycle
 
-_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 MAX_DELAY_DAYS = 27           # a delay past the next period's end would run windows out of order
 _FIRST = dt.date.min
 
@@ -63,8 +61,8 @@ def parse_setup(time_zone: str, week_ending_day: str, invoice_delay_days: int, p
     if not isinstance(invoice_delay_days, int) or isinstance(invoice_delay_days, bool) \
             or not 0 <= invoice_delay_days <= MAX_DELAY_DAYS:
         raise InvalidInvoiceSetup(f"invoice delay {invoice_delay_days!r} must be 0-{MAX_DELAY_DAYS} days")
-    match = _TIME.match(preferred_start_time or "")
-    if match is None:
+    start = _hh_mm(preferred_start_time)
+    if start is None:
         raise InvalidInvoiceSetup(f"preferred start time {preferred_start_time!r} is not HH:MM (00:00-23:59)")
     names = [c.upper() for c in cycles]
     unknown = [c for c in names if c not in BillingCycle.__members__]
@@ -72,7 +70,16 @@ def parse_setup(time_zone: str, week_ending_day: str, invoice_delay_days: int, p
         raise InvalidInvoiceSetup(f"cycles {list(cycles)!r}: give one or more of "
                                   f"{', '.join(BillingCycle.__members__)}")
     chosen = tuple(c for c in BillingCycle if c.value in names)
-    return InvoiceSetup(time_zone, day, invoice_delay_days, dt.time(int(match[1]), int(match[2])), chosen)
+    return InvoiceSetup(time_zone, day, invoice_delay_days, start, chosen)
+
+
+def _hh_mm(text: str | None) -> dt.time | None:
+    """'09:30' -> 09:30; anything else (9:30, 24:00, 09:30:00) -> None."""
+    if not isinstance(text, str) or len(text) != 5 or text[2] != ":" or not (text[:2] + text[3:]).isascii() \
+            or not (text[:2] + text[3:]).isdigit():
+        return None
+    hour, minute = int(text[:2]), int(text[3:])
+    return dt.time(hour, minute) if hour < 24 and minute < 60 else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -203,3 +203,20 @@ def send(tenant, invoice_ids, recipients, print_only, resend, timeout) -> None:
 def void(tenant, invoice_id, timeout) -> None:
     """Void a document; its pay lines return to Pending."""
     _run(tenant, "VOID", timeout, invoice_id=invoice_id)
+
+
+@cli.command()
+@click.option("--tenant", required=True)
+@click.option("--time-zone", default=None, help="IANA time zone of the agency, e.g. America/New_York.")
+@click.option("--week-ending-day", default=None, help="MONDAY..SUNDAY: the last day of a weekly period.")
+@click.option("--invoice-delay", "invoice_delay_days", type=int, default=None,
+              help="Days after a period ends before its batch runs (0-27).")
+@click.option("--preferred-start-time", default=None, help="HH:MM local start of the weekly batch job.")
+@click.option("--cycles", default=None, help="Billing cycles in use, comma-separated: WEEKLY,SEMI_MONTHLY,MONTHLY.")
+@timeout_option
+def setup(tenant, time_zone, week_ending_day, invoice_delay_days, preferred_start_time, cycles, timeout) -> None:
+    """Invoice Setup of one tenant (seed 003): applies from each cycle's next unopened window; a value
+    left out keeps the tenant's current one (the deployment's settings until it sets its own)."""
+    _run(tenant, "SET_INVOICE_SETUP", timeout, time_zone=time_zone, week_ending_day=week_ending_day,
+         invoice_delay_days=invoice_delay_days, preferred_start_time=preferred_start_time,
+         cycles=[c.strip() for c in cycles.split(",") if c.strip()] if cycles else None)

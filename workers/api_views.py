@@ -103,11 +103,12 @@ class ListBatches(View):
     async def get(self, request: Request, tenant: str) -> Response:
         if (refused := _guard(self, request, tenant)) is not None:
             return refused
-        lines, _ = reads.pending_lines(_tenant_ledgers(tenant), clock.today())
+        lines, placements = reads.pending_lines(_tenant_ledgers(tenant), clock.today())
         state = tenants.get(tenant.encode())
         found = [b for b in (batches.get(i.encode()) for i in (state.batch_ids if state else ())) if b is not None]
         ids = [i for b in found for i in b.invoice_ids]
-        return self.json(reads.list_batches(tenant, lines, found, _sync_map(ids), _coverage()))
+        return self.json(reads.list_batches(tenant, lines, found, _sync_map(ids), _coverage(), placements,
+                                            hierarchy_for(tenant, billto.items())))
 
 
 @app.page(PREFIX + "/batches/{batch_id}/invoices")
@@ -179,6 +180,10 @@ def _records(tenant: str, name: str, body) -> list[dict]:
     if name == "send":
         return [command_record(tenant, "SEND", invoice_id=i, recipients=body.recipients,
                                resend=body.resend) for i in body.invoice_ids]
+    if name == "setup":
+        return [command_record(tenant, "SET_INVOICE_SETUP", time_zone=body.time_zone,
+                               week_ending_day=body.week_ending_day, invoice_delay_days=body.invoice_delay_days,
+                               preferred_start_time=body.preferred_start_time, cycles=body.cycles)]
     return [command_record(tenant, "RESYNC", invoice_id=body.invoice_id, batch_id=body.batch_id)]
 
 
