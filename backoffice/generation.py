@@ -119,3 +119,42 @@ def generate_invoices(lines: Iterable[PayLine], placements: Mapping[str, Placeme
 def pending_amounts(lines: Iterable[PayLine]) -> dict[LineCategory, object]:
     """List Batches' Pending row: Amount: Timesheets and Amount: Products & Services."""
     return category_amounts(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountPending:
+    """One row of List Batches' Pending list (seed 000): an account's two amounts."""
+
+    account_id: str | None          # None: lines whose Billto cannot be resolved (the health check says why)
+    account_name: str
+    currency: str | None
+    timesheets: object
+    products_services: object
+    pay_lines: int
+
+
+def pending_by_account(lines: Iterable[PayLine], placements: Mapping[str, Placement],
+                       hierarchy: BilltoHierarchy) -> list[AccountPending]:
+    """Pending lines per Billto account (resolved as generation would now), split Amount:
+    Timesheets / Amount: Products & Services; by account name, the unresolved ones last."""
+    groups: dict[str | None, list[PayLine]] = {}
+    names: dict[str | None, tuple[str, str | None]] = {None: ("(no Billto)", None)}
+    for line in lines:
+        placement = placements.get(line.placement_id)
+        account = None
+        if placement is not None:
+            try:
+                account = hierarchy.resolve(placement).account
+            except BilltoUnresolved:
+                account = None
+        key = account.entity_id if account is not None else None
+        if account is not None:
+            names[key] = (account.account_name or key, account.currency)
+        groups.setdefault(key, []).append(line)
+    rows = []
+    for key, mine in groups.items():
+        amounts = category_amounts(mine)
+        name, currency = names[key]
+        rows.append(AccountPending(key, name, currency, amounts[LineCategory.TIMESHEETS],
+                                   amounts[LineCategory.PRODUCTS_SERVICES], len(mine)))
+    return sorted(rows, key=lambda r: (r.account_id is None, r.account_name, r.account_id or ""))

@@ -3,6 +3,7 @@ PDFs, send the automatic ones to a local SMTP sink, and print the batches."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import signal
@@ -64,11 +65,19 @@ class SmtpSink:
         self.controller.stop()
 
 
+DEMO_TOKEN = "demo-token"
+
+
 def start_worker(run) -> subprocess.Popen:
+    from infra.broker import free_port
+
+    run.facts["api"] = f"http://127.0.0.1:{free_port()}"
     for leftover in ("state", "documents", "sent-log", "exports"):     # a previous demo's tables, PDFs and sent log
         shutil.rmtree(run.out_dir / leftover, ignore_errors=True)
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": run.bootstrap, "BACKOFFICE_APP_ID": DEMO_APP,
-           "BACKOFFICE_DATA_DIR": str(run.out_dir / "state"), "BACKOFFICE_WEB": "0",
+           "BACKOFFICE_DATA_DIR": str(run.out_dir / "state"), "BACKOFFICE_WEB": "1",
+           "BACKOFFICE_WEB_PORT": run.facts["api"].rsplit(":", 1)[1], "BACKOFFICE_WEB_HOST": "127.0.0.1",
+           "BACKOFFICE_OPS_TOKENS": json.dumps({DEMO_TOKEN: "*"}),
            "BACKOFFICE_DOCUMENT_STORE": str(run.out_dir / "documents"),
            "BACKOFFICE_SENT_LOG": str(run.out_dir / "sent-log"), "BACKOFFICE_ORPHAN_GRACE_SECONDS": "0",
            # grace 0 means "at the window's collection": no sweep may expire an event mid-backlog
@@ -108,6 +117,12 @@ def stage_close_windows(run) -> None:
         window = f"WEEKLY:{first_week_end + dt.timedelta(weeks=week)}"
         rounds.append([command_record(t, "CLOSE_WINDOW", command_id=f"close:{t}:{window}", window_id=window)
                        for t in tenants])
+    for records in rounds:
+        answered = publish_many_and_wait(run.bootstrap, records, 120)
+        for r in records:
+            outcomes[r["tenant_id"]].append(answered.get(r["command_id"]))
+    stage_pending(run, tenants)
+    rounds = []
     # then semi-monthly, monthly and manual accounts: Generate Invoices on demand
     rounds.append([command_record(t, "GENERATE", command_id=f"demo-generate:{t}", as_of=run.facts["clock"].date())
                    for t in tenants])
@@ -135,6 +150,36 @@ def list_batches_row(tenant: str, batch_id: str, docs: list[dict]) -> str:
     numbers = sorted(int(d["number"]) for d in docs)
     return (f"  {tenant:10} {batch_id[:22]:22} {len(docs):>5} {f'{numbers[0]}-{numbers[-1]}':>11} "
             f"{ts:>19,.2f} {ps:>28,.2f}")
+
+
+def pending_rows(answer: dict) -> list[str]:
+    """List Batches' Pending list, one row per account (seed 000), from the ops API's answer."""
+    rows = []
+    for a in answer["pending"]["accounts"]:
+        rows.append(f"  {answer['tenant_id']:10} {a['account_name'][:24]:24} {a['pay_lines']:>5} "
+                    f"{float(a['timesheets']):>19,.2f} {float(a['products_services']):>28,.2f}")
+    return rows
+
+
+def stage_pending(run, tenants) -> None:
+    """The Pending list per account once the weekly windows closed (what Generate Invoices would take)."""
+    import httpx
+
+    def fetch(tenant):
+        try:
+            r = httpx.get(f"{run.facts['api']}/api/v1/tenants/{tenant}/batches",
+                          headers={"Authorization": f"Bearer {DEMO_TOKEN}"}, timeout=30)
+        except httpx.HTTPError:
+            return None
+        return r.json() if r.status_code == 200 else None
+
+    click.echo("\npending per account (List Batches, Pending):")
+    click.echo(f"  {'tenant':10} {'account':24} {'lines':>5} {'Amount: Timesheets':>19} "
+               f"{'Amount: Products & Services':>28}")
+    for tenant in tenants:
+        answer = _wait(lambda: fetch(tenant), 60, f"List Batches of {tenant} from the ops API")
+        for row in pending_rows(answer):
+            click.echo(row)
 
 
 def stage_batches(run) -> None:

@@ -18,14 +18,15 @@ from schemas.codec import decode, encode
 from schemas.topics import BILLING_COMMANDS, BILLING_OUTCOMES
 
 FIELDS = ("pay_line_id", "placement_id", "account_id", "first_number", "as_of", "window_id", "invoice_id",
-          "batch_id", "invoice_line_id", "amount", "reason", "template", "taxable")
+          "batch_id", "invoice_line_id", "amount", "reason", "template", "taxable", "time_zone", "week_ending_day",
+          "invoice_delay_days", "preferred_start_time")
 
 
 def command_record(tenant: str, kind: str, command_id: str | None = None, **fields) -> dict:
     cid = command_id or f"cli-{uuid.uuid4()}"
     rec = {"event_id": cid, "tenant_id": tenant, "occurred_at": dt.datetime.now(dt.timezone.utc),
            "command_id": cid, "command": kind, "requested_by": "cli", "recipients": [], "pay_line_ids": [],
-           "resend": False, **{f: None for f in FIELDS}}
+           "resend": False, "cycles": [], **{f: None for f in FIELDS}}
     rec.update({k: v for k, v in fields.items() if v is not None})
     return rec
 
@@ -202,3 +203,20 @@ def send(tenant, invoice_ids, recipients, print_only, resend, timeout) -> None:
 def void(tenant, invoice_id, timeout) -> None:
     """Void a document; its pay lines return to Pending."""
     _run(tenant, "VOID", timeout, invoice_id=invoice_id)
+
+
+@cli.command()
+@click.option("--tenant", required=True)
+@click.option("--time-zone", default=None, help="IANA time zone of the agency, e.g. America/New_York.")
+@click.option("--week-ending-day", default=None, help="MONDAY..SUNDAY: the last day of a weekly period.")
+@click.option("--invoice-delay", "invoice_delay_days", type=int, default=None,
+              help="Days after a period ends before its batch runs (0-27).")
+@click.option("--preferred-start-time", default=None, help="HH:MM local start of the weekly batch job.")
+@click.option("--cycles", default=None, help="Billing cycles in use, comma-separated: WEEKLY,SEMI_MONTHLY,MONTHLY.")
+@timeout_option
+def setup(tenant, time_zone, week_ending_day, invoice_delay_days, preferred_start_time, cycles, timeout) -> None:
+    """Invoice Setup of one tenant (seed 003): applies from each cycle's next unopened window; a value
+    left out keeps the tenant's current one (the deployment's settings until it sets its own)."""
+    _run(tenant, "SET_INVOICE_SETUP", timeout, time_zone=time_zone, week_ending_day=week_ending_day,
+         invoice_delay_days=invoice_delay_days, preferred_start_time=preferred_start_time,
+         cycles=[c.strip() for c in cycles.split(",") if c.strip()] if cycles else None)

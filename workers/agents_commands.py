@@ -3,19 +3,26 @@ from __future__ import annotations
 
 import logging
 
+from dataclasses import replace
+
+from backoffice.invoice_setup import apply_setup
 from infra.settings import load_settings
 from schemas.bounds import decode_bounded
 from schemas.codec import DecodeError
 from schemas.mapping import InvalidEvent
 from workers import clock
 from workers.app import app
-from workers.command_logic import DOCUMENT_ACTIONS, WINDOW_ACTIONS, CommandRefused, document_command, line_command, window_request
+from workers.command_logic import (
+    DOCUMENT_ACTIONS, WINDOW_ACTIONS, CommandRefused, calendar_for, document_command, invoice_setup, line_command,
+    window_request,
+)
 from workers.deadletter import DeadLetters
 from workers.emit import send_outcome
 from workers.guard import failure_stops_worker, injected_fault
 from workers.messages import Collect
 from workers.partitioning import partition_for
 from workers.topology import P, commands_seen, commands_topic, document_commands, ledger_commands, tenants
+from workers.window_logic import new_tenant
 
 log = logging.getLogger(__name__)
 dead_letters = DeadLetters(app)
@@ -37,7 +44,8 @@ async def _dispatch(cmd: dict) -> None:
     kind, tenant = cmd["command"], cmd["tenant_id"]
     if kind in WINDOW_ACTIONS:
         state = tenants.get(tenant.encode())
-        request = _pure(window_request, cmd, SETTINGS, clock.now(), state.sequence.last_number if state else 0)
+        request = _pure(window_request, cmd, SETTINGS, clock.now(), state.sequence.last_number if state else 0,
+                        calendar_for(state, SETTINGS))
         if kind == "CLOSE_WINDOW" and state is not None and request.window_key in state.closed:
             await send_outcome(command_id=cmd["command_id"], tenant_id=tenant, command=kind, ok=True,
                                message=f"window {request.window_key} was already closed")
@@ -51,10 +59,27 @@ async def _dispatch(cmd: dict) -> None:
     elif kind in DOCUMENT_ACTIONS:
         msg = _pure(document_command, cmd)
         await document_commands.send(key=msg.invoice_id.encode(), value=msg)
+    elif kind == "SET_INVOICE_SETUP":
+        await _set_invoice_setup(cmd)
     elif kind == "RESYNC":
         pass   # the connectors consume billing.commands for RESYNC themselves
     else:
         raise CommandRefused(f"unknown command {kind}")
+
+
+async def _set_invoice_setup(cmd: dict) -> None:
+    """The tenant's calendar changes from each cycle's next unopened window (backoffice.invoice_setup).
+    Read and written with no await between, so no assembler write can interleave; the assembler
+    carries the calendar over from a fresh read when it writes the tenant (window_logic.keep_calendar)."""
+    tenant, tkey = cmd["tenant_id"], cmd["tenant_id"].encode()
+    state = tenants.get(tkey) or new_tenant(tenant)
+    calendar = calendar_for(state, SETTINGS)
+    setup = _pure(invoice_setup, cmd, calendar.current())
+    calendar, cuts = apply_setup(calendar, setup, clock.now(), state.closed)
+    tenants[tkey] = replace(state, calendar=calendar)
+    starts = ", ".join(f"{cycle.value} from the period starting {day}" for cycle, day in cuts.items())
+    await send_outcome(command_id=cmd["command_id"], tenant_id=tenant, command=cmd["command"], ok=True,
+                       message=f"Invoice Setup of {tenant}: {setup.describe()}; applies to {starts}")
 
 
 @app.agent(commands_topic)

@@ -8,6 +8,9 @@ The look-back is per tenant: a tenant that moves to this worker is caught up fro
 cycles' last closed windows (or `BACKOFFICE_CATCH_UP_DAYS` ago for a tenant without any),
 so windows missed while no worker ran are not skipped, however long nothing ran.
 
+Each tenant's windows follow its own Invoice Setup (TenantState.calendar), else the
+deployment's settings.
+
 It never touches a table (Faust refuses table writes outside stream iteration): the
 close is a command, and the command agent (deduplicating by command id) does the rest.
 """
@@ -22,6 +25,7 @@ from schemas.codec import encode
 from workers import clock
 from workers.app import app
 from workers.guard import keeps_ticking
+from workers.command_logic import calendar_for
 from workers.scheduler_logic import catch_up_since, due_windows, retries_due, tenants_in
 from workers.topology import billto, commands_topic, tenants
 
@@ -39,7 +43,8 @@ async def close_due_windows() -> None:
     for tenant in sorted(tenants_in(billto.keys())):
         state = tenants.get(tenant.encode())
         since = _last_look.get(tenant) or catch_up_since(state.closed if state else (), now, CATCH_UP)
-        await _close(retries_due(state, SETTINGS) + due_windows([tenant], SETTINGS, since, now), now)
+        due = due_windows([tenant], SETTINGS, since, now, {tenant: calendar_for(state, SETTINGS)})
+        await _close(retries_due(state, SETTINGS) + due, now)
         _last_look[tenant] = now
 
 

@@ -16,7 +16,7 @@ from workers.messages import DocumentCommand, LinesChunk, Release, Settle, Windo
 from workers.topology import P, batches, billto, document_commands, ledger_commands, tenants, window_chunks, window_lines, windows
 from workers.consolidate_logic import lines_of_account, release_all
 from workers.window_logic import (
-    Refusal, ReportInputs, hierarchy_for, late_release, new_tenant, on_chunk, on_end, releases_on_completion,
+    Refusal, ReportInputs, hierarchy_for, keep_calendar, late_release, new_tenant, on_chunk, on_end, releases_on_completion,
     settlements, starts_new_attempt, tenant_after_generation, tenant_after_refusal, try_generate,
 )
 
@@ -159,7 +159,7 @@ async def _assemble(msg) -> None:
     if isinstance(result, Refusal):
         await _refuse(state, chunks, result)
         metrics.WINDOWS_CLOSED.labels("refused").inc()
-        tenants[tkey] = tenant_after_refusal(tenant, request)
+        tenants[tkey] = tenant_after_refusal(keep_calendar(tenant, tenants.get(tkey)), request)
         windows[wkey] = replace(state, done=True, blocked=True)
         for k in chunk_keys:
             del window_chunks[k]
@@ -171,7 +171,7 @@ async def _assemble(msg) -> None:
     if result.batch:
         batches[result.batch.batch_id.encode()] = result.batch
     # closed, or (a scheduled window the health check blocked) kept in the blocked list to retry
-    tenants[tkey] = tenant_after_generation(tenant, request, result, clock.now())
+    tenants[tkey] = tenant_after_generation(keep_calendar(tenant, tenants.get(tkey)), request, result, clock.now())
     windows[wkey] = type(state)(state.request, state.ends, state.received, True, result.blocked,
                                 len(result.invoices), result.batch.batch_id if result.batch else None)
     for k in chunk_keys:

@@ -17,7 +17,7 @@ from workers import clock
 from workers.app import app
 from backoffice.model import BillingCycle
 from infra.settings import load_settings
-from workers.command_logic import schedule_for
+from workers.command_logic import calendar_for
 from workers.partitioning import partition_for
 from workers.topology import P, TENANT_PARTITIONS, batches, billto, invoices, ledgers, sync_status, tenants, windows
 from workers.window_logic import hierarchy_for
@@ -103,11 +103,12 @@ class ListBatches(View):
     async def get(self, request: Request, tenant: str) -> Response:
         if (refused := _guard(self, request, tenant)) is not None:
             return refused
-        lines, _ = reads.pending_lines(_tenant_ledgers(tenant), clock.today())
+        lines, placements = reads.pending_lines(_tenant_ledgers(tenant), clock.today())
         state = tenants.get(tenant.encode())
         found = [b for b in (batches.get(i.encode()) for i in (state.batch_ids if state else ())) if b is not None]
         ids = [i for b in found for i in b.invoice_ids]
-        return self.json(reads.list_batches(tenant, lines, found, _sync_map(ids), _coverage()))
+        return self.json(reads.list_batches(tenant, lines, found, _sync_map(ids), _coverage(), placements,
+                                            hierarchy_for(tenant, billto.items())))
 
 
 @app.page(PREFIX + "/batches/{batch_id}/invoices")
@@ -159,10 +160,10 @@ class TenantWindows(View):
             return refused
         prefix = f"{tenant}|".encode()
         rows = [w for k, w in windows.items() if k.startswith(prefix) and w is not None]
-        settings, now = load_settings(), clock.now()
-        upcoming = [schedule_for(cycle, settings).next_window(now) for cycle in BillingCycle]
-        return self.json(reads.tenant_windows(tenant, tenants.get(tenant.encode()), rows, upcoming,
-                                              _serves_tenant(tenant)))
+        state, now = tenants.get(tenant.encode()), clock.now()
+        calendar = calendar_for(state, load_settings())
+        upcoming = [w for w in (calendar.next_window(cycle, now) for cycle in BillingCycle) if w is not None]
+        return self.json(reads.tenant_windows(tenant, state, rows, upcoming, _serves_tenant(tenant)))
 
 
 def _records(tenant: str, name: str, body) -> list[dict]:
@@ -179,6 +180,10 @@ def _records(tenant: str, name: str, body) -> list[dict]:
     if name == "send":
         return [command_record(tenant, "SEND", invoice_id=i, recipients=body.recipients,
                                resend=body.resend) for i in body.invoice_ids]
+    if name == "setup":
+        return [command_record(tenant, "SET_INVOICE_SETUP", time_zone=body.time_zone,
+                               week_ending_day=body.week_ending_day, invoice_delay_days=body.invoice_delay_days,
+                               preferred_start_time=body.preferred_start_time, cycles=body.cycles)]
     return [command_record(tenant, "RESYNC", invoice_id=body.invoice_id, batch_id=body.batch_id)]
 
 

@@ -5,6 +5,7 @@ import datetime as dt
 
 from backoffice import limits as bounds
 from backoffice.errors import DomainError
+from backoffice.invoice_setup import InvoiceSetup, TenantCalendar, parse_setup
 from backoffice.model import BillingCycle, CreditMemoRequest
 from backoffice.schedules import BatchSchedule
 from infra.settings import Settings
@@ -29,14 +30,47 @@ def _within_span(today: dt.date, limits: bounds.Limits, **dates: dt.date | None)
 
 
 def schedule_for(cycle: BillingCycle, settings: Settings) -> BatchSchedule:
+    return default_setup(settings).schedule(cycle)
+
+
+def default_setup(settings: Settings) -> InvoiceSetup:
+    """The deployment's Invoice Setup (BACKOFFICE_TIMEZONE etc.): what a tenant that set none uses."""
     hour, minute = (int(x) for x in settings.preferred_start_time.split(":"))
-    return BatchSchedule(cycle, settings.timezone, settings.week_ending_day, settings.invoice_delay_days,
-                         dt.time(hour, minute))
+    return InvoiceSetup(settings.timezone, settings.week_ending_day, settings.invoice_delay_days,
+                        dt.time(hour, minute))
 
 
-def window_request(cmd: dict, settings: Settings, now: dt.datetime, last_number: int = 0) -> WindowRequest:
+def calendar_for(state, settings: Settings) -> TenantCalendar:
+    """A tenant's calendar: its own Invoice Setup (TenantState.calendar) or the deployment's default."""
+    calendar = getattr(state, "calendar", None) if state is not None else None
+    return calendar if calendar is not None else TenantCalendar.of(default_setup(settings))
+
+
+def invoice_setup(cmd: dict, current: InvoiceSetup) -> InvoiceSetup:
+    """SET_INVOICE_SETUP's values over the tenant's current setup (a field left out keeps its value),
+    validated by the domain: an unknown zone or a bad day is a refusal naming it."""
+    given = {"time_zone": cmd.get("time_zone"), "week_ending_day": cmd.get("week_ending_day"),
+             "invoice_delay_days": cmd.get("invoice_delay_days"),
+             "preferred_start_time": cmd.get("preferred_start_time"), "cycles": cmd.get("cycles") or None}
+    if all(v is None for v in given.values()):
+        raise CommandRefused("SET_INVOICE_SETUP needs at least one of time_zone, week_ending_day, "
+                             "invoice_delay_days, preferred_start_time, cycles")
+    merged = {"time_zone": current.time_zone, "week_ending_day": current.week_ending_day,
+              "invoice_delay_days": current.invoice_delay_days,
+              "preferred_start_time": f"{current.preferred_start_time:%H:%M}",
+              "cycles": [c.value for c in current.cycles]}
+    merged.update({k: v for k, v in given.items() if v is not None})
+    try:
+        return parse_setup(**merged)
+    except DomainError as exc:
+        raise CommandRefused(f"{exc.code}: {exc.reason}") from None
+
+
+def window_request(cmd: dict, settings: Settings, now: dt.datetime, last_number: int = 0,
+                   calendar: TenantCalendar | None = None) -> WindowRequest:
     """`last_number`: the tenant's last issued invoice number, so a reused first number is
-    refused here; the assembler still refuses one that two commands in flight both asked for."""
+    refused here; the assembler still refuses one that two commands in flight both asked for.
+    `calendar`: the tenant's (default: the deployment's Invoice Setup) cuts a CLOSE_WINDOW's period."""
     tenant, cid = cmd["tenant_id"], cmd["command_id"]
     limits = settings.limits()
     _within_span(now.date(), limits, as_of=cmd.get("as_of"))
@@ -48,7 +82,7 @@ def window_request(cmd: dict, settings: Settings, now: dt.datetime, last_number:
         except ValueError:
             raise CommandRefused(f"window_id {window_id!r} is not CYCLE:YYYY-MM-DD") from None
         _within_span(now.date(), limits, window_end=period_end)
-        window = schedule_for(cycle, settings).window_ending(period_end)
+        window = (calendar or calendar_for(None, settings)).window_ending(cycle, period_end)
         as_of = cmd.get("as_of") or window.run_at.date()
         return WindowRequest(tenant, window.window_id, cid, cycle.value, window.period_start, window.period_end, as_of,
                              created_at=now)

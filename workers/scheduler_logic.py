@@ -5,17 +5,22 @@ late, not skipped, however long the outage; command ids are deterministic
 ("close:<tenant>:<window>"), so a window is never closed twice.
 
 A window the health check blocked is not closed: each look sends it again
-(`retries_due`, "close:<tenant>:<window>:retry<N>" for its N-th retry) until it passes."""
+(`retries_due`, "close:<tenant>:<window>:retry<N>" for its N-th retry) until it passes.
+
+Each tenant's windows come from its own calendar (its Invoice Setup: zone, week ending day,
+delay, start time, cycles in use; `command_logic.calendar_for`), the deployment's settings
+being the default for a tenant that set none."""
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Mapping
 
+from backoffice.invoice_setup import TenantCalendar
 from backoffice.model import BillingCycle
 from backoffice.schedules import BatchWindow
 from infra.settings import Settings
-from workers.command_logic import schedule_for
+from workers.command_logic import calendar_for
 from workers.window_logic import TenantState, retry_command_id
 
 
@@ -41,17 +46,21 @@ def retries_due(state: TenantState | None, settings: Settings) -> list[DueWindow
         cycle_name, _, end = blocked.window_key.partition(":")
         if cycle_name not in BillingCycle.__members__:
             continue
-        window = schedule_for(BillingCycle(cycle_name), settings).window_ending(dt.date.fromisoformat(end))
+        window = calendar_for(state, settings).window_ending(BillingCycle(cycle_name), dt.date.fromisoformat(end))
         out.append(DueWindow(state.tenant_id, window, retry=blocked.attempts))
     return sorted(out, key=lambda d: (d.window.run_at, d.window.cycle.value))
 
 
-def due_windows(tenant_ids: Iterable[str], settings: Settings, since: dt.datetime, now: dt.datetime) -> list[DueWindow]:
+def due_windows(tenant_ids: Iterable[str], settings: Settings, since: dt.datetime, now: dt.datetime,
+                calendars: Mapping[str, TenantCalendar | None] | None = None) -> list[DueWindow]:
+    """Every tenant's windows in use that run in (since, now], on the tenant's own calendar
+    (`calendars`; a tenant missing there, or None, has the deployment's default)."""
     out = []
-    for cycle in BillingCycle:
-        windows = schedule_for(cycle, settings).windows_between(since, now)
-        for tenant in sorted(set(tenant_ids)):
-            out.extend(DueWindow(tenant, w) for w in windows)
+    default = calendar_for(None, settings)
+    for tenant in sorted(set(tenant_ids)):
+        calendar = (calendars or {}).get(tenant) or default
+        for cycle in BillingCycle:
+            out.extend(DueWindow(tenant, w) for w in calendar.windows_between(cycle, since, now))
     return sorted(out, key=lambda d: (d.window.run_at, d.tenant_id, d.window.cycle.value))
 
 

@@ -20,6 +20,7 @@ from backoffice.consolidation import DEFAULT_SIZE, InvoiceSize, line_bytes
 from backoffice.errors import DomainError
 from backoffice.generation import GenerationRequest, GenerationResult, generate_invoices
 from backoffice.health import HealthReport
+from backoffice.invoice_setup import TenantCalendar
 from backoffice.model import Batch, BilltoNode, Invoice, PayLine, Placement
 from backoffice.numbering import TenantSequence
 from backoffice.ledger import PlacementLedger  # noqa: F401  (pickled state references it)
@@ -68,6 +69,7 @@ class TenantState:
     closed: frozenset[str] = frozenset()      # windows generated (or refused): never cut again
     batch_ids: tuple[str, ...] = ()      # the Batch objects live in the batches table (bounded row size)
     blocked: tuple[BlockedWindow, ...] = ()   # scheduled windows the health check refused: not closed
+    calendar: TenantCalendar | None = None    # its own Invoice Setup (SET_INVOICE_SETUP); None: the default
 
     def blocked_window(self, window_key: str) -> BlockedWindow | None:
         return next((b for b in self.blocked if b.window_key == window_key), None)
@@ -75,6 +77,14 @@ class TenantState:
 
 def new_tenant(tenant_id: str) -> TenantState:
     return TenantState(tenant_id, TenantSequence(tenant_id))
+
+
+def keep_calendar(tenant: TenantState, fresh: TenantState | None) -> TenantState:
+    """The tenant as read before a window's awaits, with the Invoice Setup the command agent may
+    have stored meanwhile (the only field it writes): the window's write must not undo it."""
+    if fresh is None or fresh.calendar is tenant.calendar:
+        return tenant
+    return replace(tenant, calendar=fresh.calendar)
 
 
 def retry_command_id(tenant_id: str, window_key: str, attempt: int) -> str:

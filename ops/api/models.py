@@ -57,9 +57,19 @@ class ResyncBody(_Body):
         return self
 
 
+class SetupBody(_Body):
+    """Invoice Setup (seed 003); a field left out keeps the tenant's current value. The worker
+    validates the values (an unknown zone is a refused outcome naming it)."""
+    time_zone: str | None = Field(default=None, min_length=1, max_length=64, description="IANA zone")
+    week_ending_day: Literal["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"] | None = None
+    invoice_delay_days: int | None = Field(default=None, ge=0, le=27)
+    preferred_start_time: str | None = Field(default=None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM")
+    cycles: list[Literal["WEEKLY", "SEMI_MONTHLY", "MONTHLY"]] | None = Field(default=None, min_length=1, max_length=3)
+
+
 COMMAND_BODIES: dict[str, type[_Body]] = {
     "snooze": SnoozeBody, "unsnooze": UnsnoozeBody, "generate": GenerateBody, "record": RecordBody,
-    "send": SendBody, "resync": ResyncBody,
+    "send": SendBody, "resync": ResyncBody, "setup": SetupBody,
 }
 
 
@@ -78,10 +88,20 @@ class Coverage(BaseModel):
     of: int
 
 
+class AccountPending(BaseModel):
+    account_id: str | None = Field(description="Billto account; null for lines whose Billto cannot be resolved")
+    account_name: str
+    currency: str | None
+    timesheets: str = Field(description="Amount: Timesheets")
+    products_services: str = Field(description="Amount: Products & Services")
+    pay_lines: int
+
+
 class PendingAmounts(BaseModel):
     timesheets: str
     products_services: str
     pay_lines: int
+    accounts: list[AccountPending] = Field(default_factory=list, description="The Pending list per account (seed 000)")
 
 
 class BatchRow(BaseModel):

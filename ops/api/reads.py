@@ -8,7 +8,7 @@ from typing import Iterable, Mapping
 from backoffice import ledger as L
 from backoffice.billto import BilltoHierarchy
 from backoffice.figures import figures_of
-from backoffice.generation import pending_amounts
+from backoffice.generation import pending_amounts, pending_by_account
 from backoffice.health import health_check
 from backoffice.model import LineCategory, PayLine, Placement
 
@@ -30,9 +30,12 @@ def pending_lines(records: Iterable, today: dt.date) -> tuple[list[PayLine], dic
     return lines, placements
 
 
-def list_batches(tenant_id: str, lines: list[PayLine], batches: list, sync: Mapping[str, dict], cover: dict) -> dict:
-    """`batches`: the tenant's Batch objects, oldest first."""
+def list_batches(tenant_id: str, lines: list[PayLine], batches: list, sync: Mapping[str, dict], cover: dict,
+                 placements: Mapping[str, Placement] | None = None, hierarchy: BilltoHierarchy | None = None) -> dict:
+    """`batches`: the tenant's Batch objects, oldest first. With the pending lines' placements and
+    the tenant's Billto hierarchy, the Pending list is also given per account (seed 000)."""
     amounts = pending_amounts(lines)
+    accounts = pending_by_account(lines, placements or {}, hierarchy or BilltoHierarchy([]))
     rows = []
     for batch in reversed(batches):
         statuses = Counter((sync.get(i) or {}).get("status", "NOT_SYNCED") for i in batch.invoice_ids)
@@ -45,7 +48,11 @@ def list_batches(tenant_id: str, lines: list[PayLine], batches: list, sync: Mapp
                      "sync_status": dict(sorted(statuses.items()))})
     return {"tenant_id": tenant_id,
             "pending": {"timesheets": str(amounts[LineCategory.TIMESHEETS]),
-                        "products_services": str(amounts[LineCategory.PRODUCTS_SERVICES]), "pay_lines": len(lines)},
+                        "products_services": str(amounts[LineCategory.PRODUCTS_SERVICES]), "pay_lines": len(lines),
+                        "accounts": [{"account_id": a.account_id, "account_name": a.account_name,
+                                      "currency": a.currency, "timesheets": str(a.timesheets),
+                                      "products_services": str(a.products_services), "pay_lines": a.pay_lines}
+                                     for a in accounts]},
             "batches": rows, "coverage": cover}
 
 

@@ -87,7 +87,10 @@ def test_list_batches_then_generate_shows_the_batch_its_invoice_and_history(api,
     base, tenant = api
     url = f"{base}/api/v1/tenants/{tenant}"
     before = httpx.get(f"{url}/batches", headers=_auth("tenant-token")).json()
-    assert before["pending"] == {"timesheets": str(2 * PER_TIMESHEET), "products_services": "0.00", "pay_lines": 4}
+    assert before["pending"] == {"timesheets": str(2 * PER_TIMESHEET), "products_services": "0.00", "pay_lines": 4,
+                                 "accounts": [{"account_id": "acme", "account_name": "Acme", "currency": "USD",
+                                               "timesheets": str(2 * PER_TIMESHEET), "products_services": "0.00",
+                                               "pay_lines": 4}]}
     assert before["batches"] == [] and before["coverage"]["of"] == 8
     assert httpx.get(f"{url}/health", headers=_auth("tenant-token")).json()["ok"] is True
     r = httpx.post(f"{url}/commands/generate?wait=30", json={"as_of": "2026-09-10"}, headers=_auth("root-token"),
@@ -128,4 +131,4 @@ def test_the_api_conforms_to_its_openapi_document(api):
 
         check()
         tested += 1
-    assert tested == 11
+    assert tested == 12                 # 11 + POST commands/setup (issue 16)
