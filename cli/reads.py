@@ -77,7 +77,7 @@ def wait_caught_up(engine, settings, bootstrap: str, timeout: float, command_id:
         time.sleep(0.2)
     if left:
         where = ", ".join(f"{t}[{p}] {n} behind" for (t, p), n in sorted(left.items(), key=str)[:4])
-        raise NotCaughtUp(f"the read model has not caught up in {timeout:g} s ({where}): is `backoffice projector` "
+        raise NotCaughtUp(f"the read model has not caught up in {timeout:.0f} s ({where}): is `backoffice projector` "
                           f"running (group {settings.projector_group})?")
 
 
