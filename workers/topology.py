@@ -7,7 +7,7 @@ from schemas.topics import (
 )
 from workers import names
 from workers.app import RAW, STATE, app
-from workers.paylines_out import observer
+from workers.paylines_out import observer, resender
 from workers.state import ObservedTable, PickledTable
 
 P = PLACEMENT_PARTITIONS
@@ -42,7 +42,7 @@ billto = PickledTable(app.Table(names.BILLTO_TABLE, default=None, partitions=TEN
                                 value_type=bytes))
 # Every write to a ledger record sends its pay-line changes to billing.paylines (workers.paylines_out).
 ledgers = ObservedTable(app.Table(names.LEDGER_TABLE, default=None, partitions=P, key_type=bytes, value_type=bytes),
-                        observer(paylines_out))
+                        observer(paylines_out), resender(paylines_out))
 windows = PickledTable(app.Table(names.WINDOW_TABLE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,
                                  value_type=bytes))
 window_chunks = PickledTable(app.Table(names.CHUNK_TABLE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,

@@ -45,7 +45,8 @@ def _invoice(tenant, invoice_id, number, batch, status="NEW", account=("ACC-1", 
 @pytest.fixture
 def world(tmp_path):
     events = {
-        BILLING_PAYLINES: _paylines("t1", "p1", "ACC-1") + _paylines("t1", "p2", "ACC-2") + _paylines("t2", "p1", "ACC-1"),
+        BILLING_PAYLINES: (_paylines("t1", "p1", "ACC-1") + _paylines("t1", "p2", "ACC-2")
+                           + _paylines("t2", "p1", "ACC-1")),
         BILLING_INVOICES: [
             _invoice("t1", "inv-a", "114", "B-1"), _invoice("t1", "inv-a", "114", "B-1", status="RECORDED"),
             _invoice("t1", "inv-b", "115", "B-1", account=("ACC-2", "Initech")),
