@@ -168,12 +168,24 @@ def _tenant_of(pay_line_id: str) -> str:
     return pay_line_id.split(":", 1)[0]
 
 
+def pay_line_ref(ref: str) -> str:
+    """A pay line's full id, or its short id (`backoffice lines`) resolved through the read model."""
+    from readmodel.queries import LookupRefused, resolve_pay_line
+
+    from cli.reads import read_engine
+    try:
+        return resolve_pay_line(read_engine(), ref) if ":" not in ref else ref
+    except LookupRefused as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @cli.command()
 @click.argument("pay_line_id")
 @click.option("--reason", default=None)
 @timeout_option
 def snooze(pay_line_id, reason, timeout) -> None:
-    """Hold a pay line out of batches (PAYLINE is tenant:placement|...)."""
+    """Hold a pay line out of batches (PAY_LINE_ID is tenant:placement|... or its short id)."""
+    pay_line_id = pay_line_ref(pay_line_id)
     _run(_tenant_of(pay_line_id), "SNOOZE", timeout, pay_line_id=pay_line_id, reason=reason)
 
 
@@ -181,7 +193,8 @@ def snooze(pay_line_id, reason, timeout) -> None:
 @click.argument("pay_line_id")
 @timeout_option
 def unsnooze(pay_line_id, timeout) -> None:
-    """Release a snoozed pay line (back to Pending, or Scheduled if its date is ahead)."""
+    """Release a snoozed pay line (back to Pending, or Scheduled if its date is ahead); full or short id."""
+    pay_line_id = pay_line_ref(pay_line_id)
     _run(_tenant_of(pay_line_id), "UNSNOOZE", timeout, pay_line_id=pay_line_id)
 
 

@@ -61,7 +61,11 @@ class NotCaughtUp(click.ClickException):
 def wait_caught_up(engine, settings, bootstrap: str, timeout: float, command_id: str | None = None) -> None:
     """Wait until the projector has stored everything the topics held at the call (and, for a
     command, its outcome and every invoice it names); NotCaughtUp after `timeout` seconds."""
-    ends = _ends(bootstrap)
+    try:
+        ends = _ends(bootstrap)
+    except Exception as exc:   # noqa: BLE001 - librdkafka's errors: say what failed, not a traceback
+        raise NotCaughtUp(f"cannot read the topics' ends from {bootstrap} to check the read model is current "
+                          f"({exc}); --no-wait reads it as it is") from None
     deadline = time.monotonic() + timeout
     left: dict = {}
     while True:

@@ -62,6 +62,18 @@ def plain(value):
     return value
 
 
+def resolve_pay_line(engine: Engine, ref: str) -> str:
+    """A pay line's full id from its short id (as `lines` shows it); a full id passes as is."""
+    if ":" in ref:
+        return ref
+    with engine.connect() as c:
+        found = [i for i in c.execute(sa.select(m.pay_lines.c.pay_line_id)).scalars() if short_id(i) == ref.lower()]
+    if len(found) != 1:
+        raise LookupRefused(f"no pay line has the short id {ref}" if not found else
+                            f"short id {ref} names {len(found)} pay lines: give the full id")
+    return found[0]
+
+
 # -- invoices ----------------------------------------------------------------------------------
 def resolve_invoice(engine: Engine, tenant: str, ref: str) -> str:
     """The invoice id `ref` names in `tenant`: an internal id as is, else a document number."""

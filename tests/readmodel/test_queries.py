@@ -1,4 +1,4 @@
-"""The clerk's reads (readmodel.queries) on SQLite, from rows readmodel.rows builds out of real
+"""The clerk's reads (readmodel.queries) on SQLite and a real PostgreSQL, from rows readmodel.rows builds out of real
 encoded events; the expected answers are computed from the events themselves in plain Python."""
 import datetime as dt
 import json
@@ -43,7 +43,7 @@ def _invoice(tenant, invoice_id, number, batch, status="NEW", account=("ACC-1", 
 
 
 @pytest.fixture
-def world(tmp_path):
+def world(db_url):
     events = {
         BILLING_PAYLINES: (_paylines("t1", "p1", "ACC-1") + _paylines("t1", "p2", "ACC-2")
                            + _paylines("t2", "p1", "ACC-1")),
@@ -59,7 +59,7 @@ def world(tmp_path):
     messages = [Message(topic, 0, i, b"k", encode(schema, e)) for topic, schema in (
         (BILLING_PAYLINES, "PayLineEvent"), (BILLING_INVOICES, "InvoiceEvent"))
         for i, e in enumerate(events[topic])]
-    engine = engine_for(f"sqlite:///{tmp_path / 'rm.sqlite3'}")
+    engine = engine_for(db_url)
     migrate(engine)
     store(engine, "g", {}, build(messages[:5], AT))          # two transactions, like the projector's
     store(engine, "g", {(BILLING_PAYLINES, 0): 5}, build(messages[5:], AT))
@@ -139,10 +139,14 @@ def test_lines_filters_and_short_ids(world):
     assert {x["pay_line_id"] for x in q.lines(engine, "t1", account="ACC-2")} == {
         k for k in alive if newest[k]["tenant_id"] == "t1" and newest[k]["account_id"] == "ACC-2"}
     assert q.lines(engine, placement_type="PERM") == [] and q.lines(engine, credit_memos=True) == []
+    some = sorted(alive)[0]
+    assert q.resolve_pay_line(engine, q.short_id(some)) == some == q.resolve_pay_line(engine, some)
+    with pytest.raises(q.LookupRefused, match="no pay line has the short id 00000000"):
+        q.resolve_pay_line(engine, "00000000")
     assert len(q.lines(engine, placement_type="temp")) == len(alive)
 
 
-def test_a_projected_outcome_names_the_invoices_still_missing(world, tmp_path):
+def test_a_projected_outcome_names_the_invoices_still_missing(world):
     engine, _ = world
     outcome = decode(encode("CommandOutcome", {
         "event_id": "o1", "tenant_id": "t1", "occurred_at": AT, "command_id": "c1", "command": "GENERATE",
