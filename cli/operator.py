@@ -74,7 +74,8 @@ def _print_outcome(record: dict, outcome: dict | None, timeout: float, started: 
 
         left = timeout - (time.monotonic() - started) if started is not None else timeout
         try:
-            wait_for_read_model(record["command_id"], max(left, 1.0))
+            voided = record["invoice_id"] if record["command"] == "VOID" and outcome["ok"] else None
+            wait_for_read_model(record["command_id"], max(left, 1.0), released=voided)
         except click.ClickException as exc:     # the outcome is the broker's: print it, say reads lag
             click.echo(f"warning: {exc.format_message()}; reads may not show this command yet", err=True)
     click.echo(f"{'OK' if outcome['ok'] else 'REFUSED'}: {outcome['message']}")

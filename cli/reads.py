@@ -58,9 +58,11 @@ class NotCaughtUp(click.ClickException):
     exit_code = 3
 
 
-def wait_caught_up(engine, settings, bootstrap: str, timeout: float, command_id: str | None = None) -> None:
+def wait_caught_up(engine, settings, bootstrap: str, timeout: float, command_id: str | None = None,
+                   released: str | None = None) -> None:
     """Wait until the projector has stored everything the topics held at the call (and, for a
-    command, its outcome and every invoice it names); NotCaughtUp after `timeout` seconds."""
+    command, its outcome and every invoice it names; for a void, its lines no longer invoiced on
+    `released`: the ledger frees them after the outcome); NotCaughtUp after `timeout` seconds."""
     try:
         ends = _ends(bootstrap)
     except Exception as exc:   # noqa: BLE001 - librdkafka's errors: say what failed, not a traceback
@@ -76,6 +78,8 @@ def wait_caught_up(engine, settings, bootstrap: str, timeout: float, command_id:
                 left = {("billing.outcomes", command_id): 1}
             elif done["missing_invoices"]:
                 left = {("billing.invoices", i): 1 for i in done["missing_invoices"]}
+            elif released is not None and (held := q.invoiced_on(engine, released)):
+                left = {("billing.paylines", f"lines of {released}"): held}
         if not left or time.monotonic() >= deadline:
             break
         time.sleep(0.2)
@@ -93,10 +97,10 @@ def _fresh_engine(timeout: float, wait: bool):
     return engine
 
 
-def wait_for_read_model(command_id: str, timeout: float) -> None:
+def wait_for_read_model(command_id: str, timeout: float, released: str | None = None) -> None:
     """Read your writes: after an operator command's outcome, until the projector holds it."""
     settings = settings_or_exit()
-    wait_caught_up(read_engine(settings), settings, settings.kafka_bootstrap_servers, timeout, command_id)
+    wait_caught_up(read_engine(settings), settings, settings.kafka_bootstrap_servers, timeout, command_id, released)
 
 
 # -- output ------------------------------------------------------------------------------------

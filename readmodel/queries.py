@@ -234,6 +234,13 @@ def projected_outcome(engine: Engine, command_id: str) -> dict | None:
     return {**out, "invoice_ids": ids, "missing_invoices": sorted(set(ids) - held)}
 
 
+def invoiced_on(engine: Engine, invoice_id: str) -> int:
+    """How many pay lines the read model still shows Invoiced on this document."""
+    p = m.pay_lines.c
+    with engine.connect() as c:
+        return c.execute(sa.select(sa.func.count()).where(p.invoice_id == invoice_id, p.status == "INVOICED")).scalar()
+
+
 def positions(engine: Engine, group: str) -> dict[tuple[str, int], int]:
     c_ = m.consumer_positions.c
     with engine.connect() as c:
