@@ -18,6 +18,7 @@ COMMAND_MODULES: list[str] = [
     "cli.lag",
     "cli.connectors",
     "cli.projector",
+    "cli.reads",
 ]
 
 

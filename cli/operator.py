@@ -1,5 +1,7 @@
 """Operator commands: each publishes an OperatorCommand on billing.commands and waits
-for its outcome on billing.outcomes, which it prints (findings included)."""
+for its outcome on billing.outcomes, then (read your writes, bounded by --timeout) for the read
+model to hold that outcome and the invoices it names, and prints it (findings included).
+Invoices may be named by number (per --tenant), resolved through the read model."""
 from __future__ import annotations
 
 import datetime as dt
@@ -63,10 +65,20 @@ def publish_many_and_wait(bootstrap: str, records: list[dict], timeout: float) -
         consumer.close()
 
 
-def _print_outcome(record: dict, outcome: dict | None, timeout: float) -> None:
+def _print_outcome(record: dict, outcome: dict | None, timeout: float, started: float | None = None) -> None:
     if outcome is None:
         raise click.ClickException(f"no outcome for command {record['command_id']} within {timeout}s "
                                    f"(is a worker running?)")
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or not ctx.meta.get("no_read_wait"):
+        from cli.reads import wait_for_read_model
+
+        left = timeout - (time.monotonic() - started) if started is not None else timeout
+        try:
+            voided = record["invoice_id"] if record["command"] == "VOID" and outcome["ok"] else None
+            wait_for_read_model(record["command_id"], max(left, 1.0), released=voided)
+        except click.ClickException as exc:     # the outcome is the broker's: print it, say reads lag
+            click.echo(f"warning: {exc.format_message()}; reads may not show this command yet", err=True)
     click.echo(f"{'OK' if outcome['ok'] else 'REFUSED'}: {outcome['message']}")
     for f in outcome["findings"]:
         click.echo(f"  {f['severity']:7} {f['code']:28} {f['message']}")
@@ -79,14 +91,44 @@ def _print_outcome(record: dict, outcome: dict | None, timeout: float) -> None:
 def _run(tenant: str, kind: str, timeout: float, **fields) -> None:
     bootstrap = require_bootstrap(settings_or_exit())
     record = command_record(tenant, kind, **fields)
-    _print_outcome(record, publish_and_wait(bootstrap, record, timeout), timeout)
+    started = time.monotonic()
+    _print_outcome(record, publish_and_wait(bootstrap, record, timeout), timeout, started)
 
 
 def _date(value: str | None) -> dt.date | None:
     return dt.date.fromisoformat(value) if value else None
 
 
-timeout_option = click.option("--timeout", type=float, default=60, show_default=True, help="Seconds to wait for the outcome.")
+def _skip_read_wait(ctx, _param, value) -> None:
+    ctx.meta["no_read_wait"] = value
+
+
+def timeout_option(f):
+    f = click.option("--no-read-wait", is_flag=True, expose_value=False, callback=_skip_read_wait,
+                     help="Print the outcome without waiting for the read model (`backoffice projector`).")(f)
+    return click.option("--timeout", type=float, default=60, show_default=True,
+                        help="Seconds to wait for the outcome and the read model to show it.")(f)
+
+
+def invoice_ref(tenant: str, ref: str | None) -> str | None:
+    """An invoice NUMBER (or id) -> the invoice id, through the read model; ids pass through
+    when no read model is there, numbers are refused when unknown or ambiguous."""
+    if ref is None:
+        return None
+    from readmodel.queries import LookupRefused, resolve_invoice
+
+    from cli.reads import read_engine
+    try:
+        return resolve_invoice(read_engine(), tenant, ref)
+    except click.ClickException:
+        if ref.isdigit():
+            raise click.ClickException(f"invoice number {ref} needs the read model (start `backoffice projector`)"
+                                       ) from None
+        return ref
+    except LookupRefused as exc:
+        if not ref.isdigit():       # not a number: an internal id the projector has not seen yet
+            return ref
+        raise click.ClickException(str(exc)) from None
 
 
 @cli.command()
@@ -113,14 +155,14 @@ def close_window(tenant, window_id, as_of, timeout) -> None:
 
 @cli.command()
 @click.option("--tenant", required=True)
-@click.option("--invoice", "invoice_id", required=True, help="A New invoice to add line items to.")
+@click.option("--invoice", "invoice_id", required=True, help="A New invoice (number or id) to add line items to.")
 @click.option("--account", default=None, help="The invoice's Billto account: only its lines are collected.")
 @click.option("--pay-line", "pay_line_ids", multiple=True, help="Only these pay lines (repeatable).")
 @click.option("--as-of", default=None, help="Business date (YYYY-MM-DD); default today.")
 @timeout_option
 def consolidate(tenant, invoice_id, account, pay_line_ids, as_of, timeout) -> None:
     """Consolidate: add the account's pending line items to an existing invoice still in New."""
-    _run(tenant, "CONSOLIDATE", timeout, invoice_id=invoice_id, account_id=account,
+    _run(tenant, "CONSOLIDATE", timeout, invoice_id=invoice_ref(tenant, invoice_id), account_id=account,
          pay_line_ids=list(pay_line_ids) or None, as_of=_date(as_of))
 
 
@@ -128,12 +170,24 @@ def _tenant_of(pay_line_id: str) -> str:
     return pay_line_id.split(":", 1)[0]
 
 
+def pay_line_ref(ref: str) -> str:
+    """A pay line's full id, or its short id (`backoffice lines`) resolved through the read model."""
+    from readmodel.queries import LookupRefused, resolve_pay_line
+
+    from cli.reads import read_engine
+    try:
+        return resolve_pay_line(read_engine(), ref) if ":" not in ref else ref
+    except LookupRefused as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @cli.command()
 @click.argument("pay_line_id")
 @click.option("--reason", default=None)
 @timeout_option
 def snooze(pay_line_id, reason, timeout) -> None:
-    """Hold a pay line out of batches (PAYLINE is tenant:placement|...)."""
+    """Hold a pay line out of batches (PAY_LINE_ID is tenant:placement|... or its short id)."""
+    pay_line_id = pay_line_ref(pay_line_id)
     _run(_tenant_of(pay_line_id), "SNOOZE", timeout, pay_line_id=pay_line_id, reason=reason)
 
 
@@ -141,7 +195,8 @@ def snooze(pay_line_id, reason, timeout) -> None:
 @click.argument("pay_line_id")
 @timeout_option
 def unsnooze(pay_line_id, timeout) -> None:
-    """Release a snoozed pay line (back to Pending, or Scheduled if its date is ahead)."""
+    """Release a snoozed pay line (back to Pending, or Scheduled if its date is ahead); full or short id."""
+    pay_line_id = pay_line_ref(pay_line_id)
     _run(_tenant_of(pay_line_id), "UNSNOOZE", timeout, pay_line_id=pay_line_id)
 
 
@@ -151,7 +206,7 @@ def unsnooze(pay_line_id, timeout) -> None:
 @click.option("--amount", required=True, help="Amount to credit (positive).")
 @click.option("--reason", required=True)
 @click.option("--line", "pay_line_id", default=None, help="Credited pay line (links the memo to its invoice).")
-@click.option("--invoice", "invoice_id", default=None, help="The credited invoice.")
+@click.option("--invoice", "invoice_id", default=None, help="The credited invoice (number or id).")
 @click.option("--taxable/--not-taxable", default=None,
               help="Without --line: whether the credit reverses tax (default: yes unless a perm placement). "
                    "A linked credit always follows its line.")
@@ -163,17 +218,17 @@ def credit_memo(tenant, placement, amount, reason, pay_line_id, invoice_id, taxa
     except MoneyError as exc:
         raise click.BadParameter(f"not an amount in cents: {exc}", param_hint="--amount") from None
     _run(tenant, "CREATE_CREDIT_MEMO", timeout, placement_id=placement, amount=value, reason=reason,
-         pay_line_id=pay_line_id, invoice_id=invoice_id, taxable=taxable)
+         pay_line_id=pay_line_id, invoice_id=invoice_ref(tenant, invoice_id), taxable=taxable)
 
 
 @cli.command()
 @click.option("--tenant", required=True)
-@click.argument("invoice_ids", nargs=-1, required=True)
+@click.argument("invoice_ids", nargs=-1, required=True, metavar="INVOICE...")
 @click.option("--template", default=None, help="Template name (default: account/tenant default).")
 @timeout_option
 def record(tenant, invoice_ids, template, timeout) -> None:
     """Record & Present: render and store the PDFs, mark Recorded (one or many invoices)."""
-    for invoice_id in invoice_ids:
+    for invoice_id in [invoice_ref(tenant, i) for i in invoice_ids]:
         _run(tenant, "RECORD", timeout, invoice_id=invoice_id, template=template)
 
 
@@ -189,11 +244,12 @@ def send(tenant, invoice_ids, recipients, print_only, resend, timeout) -> None:
     if print_only and resend:
         raise click.UsageError("--resend emails again; it cannot be combined with --print")
     bootstrap = require_bootstrap(settings_or_exit())
-    for invoice_id in invoice_ids:
+    for invoice_id in [invoice_ref(tenant, i) for i in invoice_ids]:
+        started = time.monotonic()
         rec = command_record(tenant, "PRINT_AND_SEND" if print_only else "SEND", invoice_id=invoice_id,
                              resend=resend)
         rec["recipients"] = list(recipients)
-        _print_outcome(rec, publish_and_wait(bootstrap, rec, timeout), timeout)
+        _print_outcome(rec, publish_and_wait(bootstrap, rec, timeout), timeout, started)
 
 
 @cli.command()
@@ -202,7 +258,7 @@ def send(tenant, invoice_ids, recipients, print_only, resend, timeout) -> None:
 @timeout_option
 def void(tenant, invoice_id, timeout) -> None:
     """Void a document; its pay lines return to Pending."""
-    _run(tenant, "VOID", timeout, invoice_id=invoice_id)
+    _run(tenant, "VOID", timeout, invoice_id=invoice_ref(tenant, invoice_id))
 
 
 @cli.command()

@@ -72,7 +72,7 @@ async def _ingest_one(message) -> None:
             await dead_letters.send(message, exc, tenant_id)
             return
         # Store before any await: another agent (settle, commands) may touch this ledger meanwhile.
-        if outcome.changed:
+        if outcome.changed:         # a replay writes too: its empty diff re-sends the lines (paylines_out)
             ledgers[key] = outcome.record
             _note_parked(key, outcome.record)
         for item, error in outcome.dead:
@@ -197,6 +197,7 @@ async def _line_command(msg: LineCommand) -> None:
     key = msg.placement_key.encode()
     record = ledgers.get(key)
     if record is not None and msg.command_id in record.seen_commands:
+        ledgers.keep(key, record, changed=False)       # a replay: re-send what a crash may have lost
         return
     today = clock.today()
     try:

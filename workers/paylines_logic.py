@@ -76,6 +76,16 @@ def changes(before: LedgerRecord | None, after: LedgerRecord, at: dt.datetime) -
             for line_id, (change, line, removed) in sorted(found.items())]
 
 
+def current(record: LedgerRecord, at: dt.datetime) -> list[dict]:
+    """The record's lines as they stand, each with the version it was last sent with: what a
+    replay re-sends when it finds the record already written (a crash between the table write
+    and the send lost those events; re-sending is idempotent for a consumer keeping the highest
+    version, and carries the same event ids). A line removed from the record cannot be re-sent."""
+    versions = record.line_versions or {}
+    return [_event(record, line, "UPDATED", versions.get(line_id, 0), False, record.reserved.get(line_id), at)
+            for line_id, line in sorted(record.ledger.lines.items())]
+
+
 def stamped(after: LedgerRecord, events: list[dict]) -> LedgerRecord:
     """`after` remembering the version each event carried."""
     if not events:

@@ -63,9 +63,11 @@ class ObservedTable(PickledTable):
     `before` costs no second unpickle in the common read-then-write: the last value read is
     kept with its bytes, and reused when the store still holds those very bytes."""
 
-    def __init__(self, table, observe: Callable[[bytes, Any, Any], tuple[Any, Callable[[], None]]]) -> None:
+    def __init__(self, table, observe: Callable[[bytes, Any, Any], tuple[Any, Callable[[], None]]],
+                 resend: Callable[[bytes, Any], Callable[[], None]] | None = None) -> None:
         super().__init__(table)
         self._observe = observe
+        self._resend = resend
         self._last: tuple[bytes, bytes, Any] | None = None
 
     def _remember(self, key: bytes, raw: bytes) -> Any:
@@ -99,3 +101,11 @@ class ObservedTable(PickledTable):
         self.table[key] = raw
         self._last = (key, raw, stored)
         then()
+
+    def keep(self, key: bytes, value: Any, changed: bool) -> None:
+        """Write `value` if `changed`; else the message was a replay (or a no-op) and the observer
+        re-sends what the record holds: a crash may have come between its write and the send."""
+        if changed:
+            self[key] = value
+        elif self._resend is not None:
+            self._resend(key, self.get(key))()

@@ -8,7 +8,7 @@ from schemas.topics import (
 from infra.settings import load_settings
 from workers import names
 from workers.app import RAW, STATE, app
-from workers.paylines_out import observer
+from workers.paylines_out import observer, resender
 from workers.state import ObservedTable, PickledTable
 
 P = PLACEMENT_PARTITIONS
@@ -47,7 +47,7 @@ billto = PickledTable(app.Table(names.BILLTO_TABLE, options=STORE, default=None,
                                 value_type=bytes))
 # Every write to a ledger record sends its pay-line changes to billing.paylines (workers.paylines_out).
 ledgers = ObservedTable(app.Table(names.LEDGER_TABLE, options=STORE, default=None, partitions=P, key_type=bytes,
-                                  value_type=bytes), observer(paylines_out))
+                                  value_type=bytes), observer(paylines_out), resender(paylines_out))
 windows = PickledTable(app.Table(names.WINDOW_TABLE, options=STORE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,
                                  value_type=bytes))
 window_chunks = PickledTable(app.Table(names.CHUNK_TABLE, options=STORE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,

@@ -30,13 +30,11 @@ from workers.names import ingest_topics
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.reliability]
 
 
-@pytest.fixture(scope="module")
-def billed(kafka_bootstrap, tmp_path_factory):
-    """Two tenants' weeks of ATS events (some bad), billed by one worker: the topics to project."""
-    name = f"rm{dt.datetime.now().strftime('%H%M%S%f')}"
-    tmp = tmp_path_factory.mktemp("billed")
+def publish_tenants(kafka_bootstrap: str, name: str, **kw) -> dict[str, str]:
+    """A simulated stream (simulator.generate(**kw)) published under tenant ids unique to `name`
+    (the session's broker is shared); {simulated tenant: published tenant}."""
     create_topics(kafka_bootstrap)
-    stream = generate(tenants=2, placements=12, weeks=5, seed=11, start=START, bad_rate=0.3)
+    stream = generate(start=START, **kw)
     tenants = sorted({e.record["tenant_id"] for e in stream.events if e.record})
     rename = {t: f"{name}-{t}" for t in tenants}
 
@@ -50,10 +48,23 @@ def billed(kafka_bootstrap, tmp_path_factory):
 
     stream.events = [retag(e) for e in stream.events]
     publish(stream, kafka_bootstrap)
-    worker = WorkerProcess(kafka_bootstrap, name, tmp, extra_env={
-        "BACKOFFICE_ORPHAN_GRACE_SECONDS": "0", "BACKOFFICE_PARKED_SWEEP_SECONDS": "3600",
-        "BACKOFFICE_DOCUMENT_STORE": str(tmp / "docs"), "BACKOFFICE_SENT_LOG": str(tmp / "sent"),
-        "BACKOFFICE_SMTP_PORT": "1", "BACKOFFICE_SMTP_ATTEMPTS": "1", "BACKOFFICE_SCHEDULER_INTERVAL": "3600"}).start()
+    return rename
+
+
+def worker_env(tmp) -> dict[str, str]:
+    """A billing worker's settings (also what a CLI next to it needs: the document store)."""
+    return {"BACKOFFICE_ORPHAN_GRACE_SECONDS": "0", "BACKOFFICE_PARKED_SWEEP_SECONDS": "3600",
+            "BACKOFFICE_DOCUMENT_STORE": str(tmp / "docs"), "BACKOFFICE_SENT_LOG": str(tmp / "sent"),
+            "BACKOFFICE_SMTP_PORT": "1", "BACKOFFICE_SMTP_ATTEMPTS": "1", "BACKOFFICE_SCHEDULER_INTERVAL": "3600"}
+
+
+@pytest.fixture(scope="module")
+def billed(kafka_bootstrap, tmp_path_factory):
+    """Two tenants' weeks of ATS events (some bad), billed by one worker: the topics to project."""
+    name = f"rm{dt.datetime.now().strftime('%H%M%S%f')}"
+    tmp = tmp_path_factory.mktemp("billed")
+    rename = publish_tenants(kafka_bootstrap, name, tenants=2, placements=12, weeks=5, seed=11, bad_rate=0.3)
+    worker = WorkerProcess(kafka_bootstrap, name, tmp, extra_env=worker_env(tmp)).start()
     try:
         wait_drained(kafka_bootstrap, name, ingest_topics(name))
         ids = {t: f"{t}-gen-1" for t in rename.values()}
