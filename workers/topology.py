@@ -7,7 +7,7 @@ from schemas.topics import (
 )
 from workers import names
 from workers.app import RAW, STATE, app
-from workers.state import PickledTable
+from workers.state import StateTable
 
 P = PLACEMENT_PARTITIONS
 TENANT_PARTITIONS = 4
@@ -34,20 +34,18 @@ window_lines = _internal(names.WINDOW_LINES, TENANT_PARTITIONS)
 document_commands = _internal(names.DOCUMENT_COMMANDS, P)
 billto_by_tenant = _internal(names.BILLTO_BY_TENANT, TENANT_PARTITIONS)
 
-# Tables.
+# Tables: bytes in the store, each value encoded under one state schema (workers/state.py).
+def _table(name: str, partitions: int, state: str) -> StateTable:
+    return StateTable(app.Table(name, default=None, partitions=partitions, key_type=bytes, value_type=bytes), state)
+
+
 # Partitioned by tenant (written from billto_by_tenant), co-partitioned with window-lines.
-billto = PickledTable(app.Table(names.BILLTO_TABLE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,
-                                value_type=bytes))
-ledgers = PickledTable(app.Table(names.LEDGER_TABLE, default=None, partitions=P, key_type=bytes, value_type=bytes))
-windows = PickledTable(app.Table(names.WINDOW_TABLE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,
-                                 value_type=bytes))
-window_chunks = PickledTable(app.Table(names.CHUNK_TABLE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,
-                                       value_type=bytes))
-tenants = PickledTable(app.Table(names.TENANT_TABLE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,
-                                 value_type=bytes))
-commands_seen = PickledTable(app.Table(names.COMMAND_TABLE, default=None, partitions=TENANT_PARTITIONS,
-                                       key_type=bytes, value_type=bytes))
-invoices = PickledTable(app.Table(names.INVOICE_TABLE, default=None, partitions=P, key_type=bytes, value_type=bytes))
-sync_status = PickledTable(app.Table(names.SYNC_TABLE, default=None, partitions=4, key_type=bytes, value_type=bytes))
-batches = PickledTable(app.Table(names.BATCH_TABLE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,
-                                 value_type=bytes))
+billto = _table(names.BILLTO_TABLE, TENANT_PARTITIONS, "billto_node")
+ledgers = _table(names.LEDGER_TABLE, P, "ledger_record")
+windows = _table(names.WINDOW_TABLE, TENANT_PARTITIONS, "window_state")
+window_chunks = _table(names.CHUNK_TABLE, TENANT_PARTITIONS, "lines_chunk")
+tenants = _table(names.TENANT_TABLE, TENANT_PARTITIONS, "tenant_state")
+commands_seen = _table(names.COMMAND_TABLE, TENANT_PARTITIONS, "command_seen")
+invoices = _table(names.INVOICE_TABLE, P, "invoice_record")
+sync_status = _table(names.SYNC_TABLE, 4, "sync_status")
+batches = _table(names.BATCH_TABLE, TENANT_PARTITIONS, "batch")

@@ -21,9 +21,8 @@ from backoffice.generation import GenerationRequest, GenerationResult, generate_
 from backoffice.health import HealthReport
 from backoffice.model import Batch, BilltoNode, Invoice, PayLine, Placement
 from backoffice.numbering import TenantSequence
-from backoffice.ledger import PlacementLedger  # noqa: F401  (pickled state references it)
 from workers.messages import LinesChunk, WindowEnd, WindowRequest
-from workers.sizing import BUDGET, pickled_size
+from workers.sizing import BUDGET, encoded_size
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +217,7 @@ SETTLE_PLACEMENTS_PER_MESSAGE = 500
 
 def split_assignments(assignments: dict[str, dict], size: int = SETTLE_PLACEMENTS_PER_MESSAGE,
                       budget: int = BUDGET) -> list[tuple[dict[str, dict], frozenset[str]]]:
-    """Settle messages of at most `size` placements and about `budget` pickled bytes.
+    """Settle messages of at most `size` placements and about `budget` encoded bytes.
 
     Each part is (assignments, the placements whose last lines it carries). A placement whose
     lines alone exceed the budget is split over several messages; only the one with its last
@@ -239,7 +238,7 @@ def split_assignments(assignments: dict[str, dict], size: int = SETTLE_PLACEMENT
         lines = assignments[key]
         current[key] = mine = {}          # a placement with nothing invoiced still settles (releases)
         for pay_line_id in sorted(lines):
-            cost = pickled_size(lines[pay_line_id])
+            cost = encoded_size(lines[pay_line_id])
             if used and used + cost > budget:
                 if not mine:
                     del current[key]
@@ -267,10 +266,6 @@ def settlements(chunks: Iterable[LinesChunk], assignments: dict[str, str]
                 mine[line.pay_line_id] = (line, assignments[line.pay_line_id])
     return out
 
-
-from backoffice.pickling import speed_up_module  # noqa: E402
-
-speed_up_module(__name__, globals())
 
 
 @dataclass(frozen=True, slots=True)
