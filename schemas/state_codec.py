@@ -9,11 +9,12 @@ its type, behind a small header naming the schema and its version:
 so a reader knows which schema wrote it and reads an older version through Avro schema
 resolution (fields added since come back with their defaults). A version, once committed, is
 never edited (tests/contract/test_state_schemas.py holds the lock); a change is a new file.
-Why not pickle: a pickle names classes by import path (a rename made every changelog
-unreadable) and `pickle.loads` runs whatever a changelog's writer put there.
+Why a schema and not Python's own object serialization: that names classes by import path (a
+rename made every changelog unreadable), and loading it runs whatever a changelog's writer put there.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -24,6 +25,7 @@ from typing import Any
 import fastavro
 
 STATE_DIR = Path(__file__).with_name("state")
+LOCK = STATE_DIR / "lock.json"
 MAGIC = b"BS"
 _FILE = re.compile(r"^(?P<name>[a-z][a-z0-9_]*)\.v(?P<version>[0-9]+)\.avsc$")
 
@@ -39,6 +41,11 @@ class SchemaFile:
     path: Path
     schema: Any          # the JSON as committed
     parsed: Any          # fastavro's parsed form
+
+
+def fingerprint(schema: Any) -> str:
+    """sha256 of the schema's JSON with sorted keys and no spacing: what lock.json records."""
+    return hashlib.sha256(json.dumps(schema, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def header(name: str, version: int) -> bytes:

@@ -26,7 +26,7 @@ from faust.serializers import codecs
 
 from backoffice.billto import BilltoHierarchy
 from backoffice.model import BilltoNode
-from schemas.state_codec import STATE_DIR, StateDecodeError, StateSchemas
+from schemas.state_codec import LOCK, STATE_DIR, StateDecodeError, StateSchemas, fingerprint
 from schemas.state_mapping import Custom, Mapper
 
 __all__ = ["StateDecodeError", "StateTable", "dumps", "loads", "encoded_size", "BINDINGS"]
@@ -225,8 +225,11 @@ def schema_for(name: str) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    """python -m workers.state NAME...: write NAME's next version if the dataclasses changed."""
-    import workers.main  # noqa: F401  (every agent module, so every bound class imports)
+    """python -m workers.state NAME...: write NAME's next version if the dataclasses changed, and
+    lock every new file (lock.json never changes a committed version's entry)."""
+    from workers.main import load_agents
+
+    load_agents()           # every agent module, so that every bound class imports
 
     schemas = StateSchemas(STATE_DIR)
     for name in argv or sorted(BINDINGS):
@@ -239,6 +242,10 @@ def main(argv: list[str]) -> int:
         path = STATE_DIR / f"{name}.v{version}.avsc"
         path.write_text(json.dumps(wanted, indent=2) + "\n")
         print(f"{name}: wrote {path.name}")
+    lock = json.loads(LOCK.read_text()) if LOCK.exists() else {}
+    for path in sorted(STATE_DIR.glob("*.avsc")):
+        lock.setdefault(path.name, fingerprint(json.loads(path.read_text())))
+    LOCK.write_text(json.dumps(dict(sorted(lock.items())), indent=2) + "\n")
     return 0
 
 
