@@ -56,7 +56,8 @@ def header(name: str, version: int) -> bytes:
 def split_header(data: bytes) -> tuple[str, int, int]:
     """(schema name, version, offset of the Avro body)."""
     if data[:2] != MAGIC or len(data) < 5:
-        raise StateDecodeError(f"not a state value (starts with {bytes(data[:4])!r})")
+        older = " (Python object serialization: state of a release before schemas/state/)" if data[:1] == b"\x80" else ""
+        raise StateDecodeError(f"not a state value{older} (starts with {bytes(data[:4])!r})")
     end = 3 + data[2]
     if len(data) < end + 2:
         raise StateDecodeError("state value header is cut short")
