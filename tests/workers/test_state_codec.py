@@ -181,3 +181,14 @@ def test_encoded_size_is_the_bytes_a_value_adds_to_a_message():
     with_one = len(dumps(Settle("w", "t", {"k": {one.pay_line_id: (one, "inv-1")}})))
     # the line, its invoice id, and its map key (sizes as varint lengths + text) within a few bytes
     assert abs((with_one - base) - (encoded_size((one, "inv-1")) + len(one.pay_line_id))) <= 8
+
+
+@pytest.mark.parametrize("name", ["collect", "settle", "lines_chunk", "window_end", "release", "sweep_parked",
+                                  "line_command", "document_command", "billto_node"])
+def test_internal_topic_messages_go_through_fausts_state_codec(name):
+    """What Faust does with an internal topic's value (workers.app.STATE: value_serializer="state")."""
+    from faust.serializers import codecs
+
+    sample = SAMPLES[name]()
+    data = codecs.dumps("state", sample)
+    assert data == dumps(sample) and same(codecs.loads("state", data), sample)
