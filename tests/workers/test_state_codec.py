@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backoffice.billto import BilltoHierarchy
+from schemas.state_compat import problems
 from schemas.state_codec import STATE_DIR, StateDecodeError, StateSchemas, header
 from tests.workers.state_samples import SAMPLES
 from workers.state import BINDINGS, REGISTRY, dumps, encoded_size, loads
@@ -147,6 +148,7 @@ def test_a_v1_value_resolves_into_v2_with_the_new_fields_default(tmp_path):
     name, datum = schemas.decode(v1_bytes)
     _, as_written = StateSchemas().decode(v1_bytes)
     assert name == "ledger_record" and schemas.current[name] == 2
+    assert problems(schemas.files[name][1].schema, schemas.files[name][2].schema) == []     # the contract check agrees
     assert datum == {**as_written, "watermark": None}
     # and v2 writes the new field, which v2 reads back
     _, again = schemas.decode(schemas.encode(name, {**as_written, "watermark": 7}))
@@ -156,6 +158,8 @@ def test_a_v1_value_resolves_into_v2_with_the_new_fields_default(tmp_path):
 
 def test_a_v2_field_without_a_default_cannot_read_v1(tmp_path):
     schemas = _with_v2(tmp_path, {"name": "watermark", "type": "long"})
+    assert problems(schemas.files["ledger_record"][1].schema, schemas.files["ledger_record"][2].schema) == [
+        "$.watermark: new field without a default"]
     with pytest.raises(StateDecodeError, match="ledger_record v1"):
         schemas.decode((FIXTURES / "ledger_record.v1.bin").read_bytes())
 
