@@ -196,9 +196,8 @@ class Mapper:
         inner = _optional(hint)
         if inner is not None:
             conv = self._converter(inner, out)
-            record = out and self._is_record(inner)
-            tag = f"{self.namespace}.{self.type_name(inner)}"
-            if record:      # tuple notation: fastavro picks the branch without validating the datum
+            if out:     # tuple notation: fastavro takes the branch named, without validating the datum
+                tag = self._branch(inner)
                 return lambda v: None if v is None else (tag, conv(v))
             if conv is _identity:
                 return _identity
@@ -243,10 +242,14 @@ class Mapper:
             return lambda v: {kc(p["key"]): vc(p["value"]) for p in v}
         raise TypeError(f"no Avro mapping for {hint!r}")
 
-    def _is_record(self, hint) -> bool:
-        if hint in self.customs or (isinstance(hint, type) and dataclasses.is_dataclass(hint)):
-            return True
-        return typing.get_origin(hint) is tuple and typing.get_args(hint)[-1:] != (Ellipsis,)
+    def _branch(self, hint) -> str:
+        """How fastavro names the union branch that `hint`'s values take (tuple notation)."""
+        schema = self._schema(hint, set())
+        if isinstance(schema, str):
+            return schema if "." in schema or schema in _PRIMITIVE.values() else f"{self.namespace}.{schema}"
+        if schema.get("type") in ("record", "enum", "fixed"):
+            return f"{schema.get('namespace', self.namespace)}.{schema['name']}"
+        return schema["type"]         # array, map, or a logical type's underlying int / long
 
     def _compile(self, cls, out: bool) -> Callable[[Any], Any]:
         """One generated function per class: identity fields inline, the others through a helper."""
