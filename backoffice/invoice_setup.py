@@ -175,7 +175,3 @@ def apply_setup(calendar: TenantCalendar, setup: InvoiceSetup, at: dt.datetime,
         cuts[cycle] = cut
     return TenantCalendar(segments), cuts
 
-
-from backoffice.pickling import speed_up_module  # noqa: E402
-
-speed_up_module(__name__, globals())

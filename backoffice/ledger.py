@@ -419,7 +419,3 @@ def due_lines(ledger: PlacementLedger, period_end: dt.date, today: dt.date) -> l
     out.sort(key=lambda x: x.pay_line_id)
     return out
 
-
-from backoffice.pickling import speed_up_module  # noqa: E402
-
-speed_up_module(__name__, globals())

@@ -372,7 +372,3 @@ class CreditMemoRequest:
     #: unlinked credits only (a linked one copies its line's flag); None: taxable unless PERM
     taxable: bool | None = None
 
-
-from backoffice.pickling import speed_up_module  # noqa: E402
-
-speed_up_module(__name__, globals())

@@ -3,7 +3,7 @@
 One agent over the three ledger topics (as the worker's ingest agent) decodes each
 message with our codec and writes its bytes to a RocksDB table (a changelog record per
 event, as the worker does), with the same app settings as the real worker, and nothing
-else: no domain, no pickling. bench/ingest.py runs it on the same topics to show how much of the worker's
+else: no domain, no state codec. bench/ingest.py runs it on the same topics to show how much of the worker's
 rate is Faust's own per-event cost.
 """
 from __future__ import annotations

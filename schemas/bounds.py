@@ -10,7 +10,7 @@ What the defaults guarantee (infra.settings: max_message_bytes 32 KiB, max_field
 1 KiB, max_array_items 64, max_key_bytes 512), against the broker's and the producer's
 1 MiB (1,048,576 bytes) per record:
 - a re-keyed BilltoNode (billto-by-tenant) holds at most 14 strings of <= 1 KiB plus
-  fixed-size numbers and the pickle's class references (< 2 KiB): < 17 KiB;
+  fixed-size numbers and the state codec's header and framing (< 2 KiB): < 17 KiB;
 - a kept approval (LedgerRecord.approvals, LinesChunk.approvals) is the original message:
   <= 32 KiB; a Placement holds <= 14 strings and <= 64 bill rates: < 20 KiB;
 - a PayLine carries <= 12 strings, each an id or a description built from <= 3 of them

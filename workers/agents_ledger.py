@@ -25,7 +25,7 @@ from workers.ledger_logic import (
     Bounds, Parked, approvals_of, collect, expire_parked, ingest, new_record, release_window, reservation_of, settle,
 )
 from workers.messages import Collect, LineCommand, LinesChunk, Release, Settle, SweepParked, WindowEnd
-from workers.sizing import BUDGET, pickled_size, size_of_raw
+from workers.sizing import BUDGET, encoded_size, size_of_raw
 from workers.partitioning import partition_for
 from workers.topology import P, ledger_commands, ledger_inputs_topic, ledgers, window_lines
 
@@ -94,7 +94,7 @@ def _local_keys(tenant_id: str, partition: int) -> list[bytes]:
 
 async def _collect(msg: Collect) -> None:
     """Reserve and send this partition's due lines, in chunks of at most CHUNK lines and about
-    BUDGET pickled bytes (workers.sizing: no chunk can reach the broker's 1 MiB)."""
+    BUDGET encoded bytes (workers.sizing: no chunk can reach the broker's 1 MiB)."""
     request, now = msg.request, clock.now()
     lines, placements, approvals, chunks, expired, used = [], {}, {}, 0, 0, 0
     for key in _local_keys(request.tenant_id, msg.partition):
@@ -109,14 +109,14 @@ async def _collect(msg: Collect) -> None:
         for line in due:
             placement = record.ledger.placement
             kept = approvals_of(record, [line])
-            cost = pickled_size(line) + sum(size_of_raw(raw) for ts, raw in kept.items() if ts not in approvals)
+            cost = encoded_size(line) + sum(size_of_raw(raw) for ts, raw in kept.items() if ts not in approvals)
             if placement.placement_id not in placements:
-                cost += pickled_size(placement)
+                cost += encoded_size(placement)
             if lines and (len(lines) >= CHUNK or used + cost > BUDGET):
                 await window_lines.send(key=request.tenant_id.encode(), value=LinesChunk(
                     request, msg.partition, chunks, tuple(lines), tuple(placements.values()), approvals))
                 lines, placements, approvals, chunks, used = [], {}, {}, chunks + 1, 0
-                cost = pickled_size(line) + pickled_size(placement) + sum(size_of_raw(r) for r in kept.values())
+                cost = encoded_size(line) + encoded_size(placement) + sum(size_of_raw(r) for r in kept.values())
             placements[placement.placement_id] = placement
             approvals.update(kept)
             lines.append(line)

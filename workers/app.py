@@ -3,12 +3,11 @@ register themselves on `app` when imported (see `load_agents`).
 
 All Kafka traffic of external topics is raw bytes: the agents decode with our Avro
 codec themselves, so a bad message becomes a dead letter instead of a crashed agent.
-Internal topics and tables carry pickled domain dataclasses (our own state, our own code).
+Internal topics and tables carry our dataclasses in versioned Avro (workers/state.py, schemas/state/).
 """
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import faust
@@ -75,13 +74,10 @@ def create_app(bootstrap: str | None = None) -> faust.App:
     )
 
 
-# Tables and internal topics are written only by this app's own workers (pickled domain
-# dataclasses); external input is always raw bytes decoded by our Avro codec.
-warnings.filterwarnings("ignore", message="The pickle codec calls pickle.loads", category=Warning)
-
 app = create_app()
 
-#: Internal topics: bytes keys, pickled domain dataclasses as values (tables: see workers.state).
-STATE = faust.Schema(key_type=bytes, key_serializer="raw", value_serializer="pickle")
+#: Internal topics: bytes keys, our dataclasses as values in the versioned state schemas
+#: (the "state" codec, registered by workers.state; tables: see workers.state too).
+STATE = faust.Schema(key_type=bytes, key_serializer="raw", value_serializer="state")
 #: External topics: raw bytes both ways, decoded by schemas.codec in the agent.
 RAW = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")

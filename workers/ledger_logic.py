@@ -63,12 +63,12 @@ class LedgerRecord:
     reserved: dict[str, str] = field(default_factory=dict)    # pay_line_id -> window key
     seen_commands: frozenset[str] = frozenset()
     #: timesheet id -> the original Avro bytes of its applied approval version. Bytes, not
-    #: decoded approvals: a record is (un)pickled on every event, and decoded approvals were
+    #: decoded approvals: a record is decoded and encoded on every event, and decoded approvals were
     #: two thirds of that cost; reports decode them when they need them (`decode_approval`).
     approvals: dict[str, bytes] = field(default_factory=dict)
     #: source id (timesheet id / fee id) -> 8-byte digest of the applied version's content, so a
     #: second event with the same version and other content is a ConflictingDuplicate, not a replay.
-    #: None in records pickled before it existed.
+    #: None in records written before it existed.
     content: dict[str, bytes] | None = None
     #: pay_line_id -> version of its last billing.paylines event (workers.paylines_logic); removed
     #: lines keep theirs, so a line that comes back goes on counting. None before it existed.
@@ -299,7 +299,3 @@ def approvals_of(record: LedgerRecord, lines: list[PayLine]) -> dict[str, bytes]
     return {line.timesheet_id: record.approvals[line.timesheet_id] for line in lines
             if line.timesheet_id is not None and line.timesheet_id in record.approvals}
 
-
-from backoffice.pickling import speed_up_module  # noqa: E402
-
-speed_up_module(__name__, globals())

@@ -1,4 +1,4 @@
-"""Messages on the app's internal topics (pickled; written and read only by our workers)."""
+"""Messages on the app's internal topics (versioned Avro, workers/state.py; written and read only by our workers)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -123,7 +123,3 @@ class DocumentCommand:
     approvals: tuple[bytes, ...] = ()
     tenant_id: str | None = None             # operator commands: the tenant that asked (checked by the owner)
 
-
-from backoffice.pickling import speed_up_module  # noqa: E402
-
-speed_up_module(__name__, globals())

@@ -9,7 +9,7 @@ from infra.settings import load_settings
 from workers import names
 from workers.app import RAW, STATE, app
 from workers.paylines_out import observer, resender
-from workers.state import ObservedTable, PickledTable
+from workers.state import ObservedTable, StateTable
 
 P = PLACEMENT_PARTITIONS
 TENANT_PARTITIONS = 4
@@ -41,22 +41,21 @@ window_lines = _internal(names.WINDOW_LINES, TENANT_PARTITIONS)
 document_commands = _internal(names.DOCUMENT_COMMANDS, P)
 billto_by_tenant = _internal(names.BILLTO_BY_TENANT, TENANT_PARTITIONS)
 
-# Tables.
+# Tables: bytes in the store, each value encoded under one state schema (workers/state.py).
+def _table(name: str, partitions: int, state: str) -> StateTable:
+    return StateTable(app.Table(name, options=STORE, default=None, partitions=partitions, key_type=bytes,
+                                value_type=bytes), state)
+
+
 # Partitioned by tenant (written from billto_by_tenant), co-partitioned with window-lines.
-billto = PickledTable(app.Table(names.BILLTO_TABLE, options=STORE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,
-                                value_type=bytes))
+billto = _table(names.BILLTO_TABLE, TENANT_PARTITIONS, "billto_node")
 # Every write to a ledger record sends its pay-line changes to billing.paylines (workers.paylines_out).
 ledgers = ObservedTable(app.Table(names.LEDGER_TABLE, options=STORE, default=None, partitions=P, key_type=bytes,
-                                  value_type=bytes), observer(paylines_out), resender(paylines_out))
-windows = PickledTable(app.Table(names.WINDOW_TABLE, options=STORE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,
-                                 value_type=bytes))
-window_chunks = PickledTable(app.Table(names.CHUNK_TABLE, options=STORE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,
-                                       value_type=bytes))
-tenants = PickledTable(app.Table(names.TENANT_TABLE, options=STORE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,
-                                 value_type=bytes))
-commands_seen = PickledTable(app.Table(names.COMMAND_TABLE, options=STORE, default=None, partitions=TENANT_PARTITIONS,
-                                       key_type=bytes, value_type=bytes))
-invoices = PickledTable(app.Table(names.INVOICE_TABLE, options=STORE, default=None, partitions=P, key_type=bytes, value_type=bytes))
-sync_status = PickledTable(app.Table(names.SYNC_TABLE, options=STORE, default=None, partitions=4, key_type=bytes, value_type=bytes))
-batches = PickledTable(app.Table(names.BATCH_TABLE, options=STORE, default=None, partitions=TENANT_PARTITIONS, key_type=bytes,
-                                 value_type=bytes))
+                                  value_type=bytes), observer(paylines_out), resender(paylines_out), "ledger_record")
+windows = _table(names.WINDOW_TABLE, TENANT_PARTITIONS, "window_state")
+window_chunks = _table(names.CHUNK_TABLE, TENANT_PARTITIONS, "lines_chunk")
+tenants = _table(names.TENANT_TABLE, TENANT_PARTITIONS, "tenant_state")
+commands_seen = _table(names.COMMAND_TABLE, TENANT_PARTITIONS, "command_seen")
+invoices = _table(names.INVOICE_TABLE, P, "invoice_record")
+sync_status = _table(names.SYNC_TABLE, 4, "sync_status")
+batches = _table(names.BATCH_TABLE, TENANT_PARTITIONS, "batch")

@@ -23,9 +23,8 @@ from backoffice.health import HealthReport
 from backoffice.invoice_setup import TenantCalendar
 from backoffice.model import Batch, BilltoNode, Invoice, PayLine, Placement
 from backoffice.numbering import TenantSequence
-from backoffice.ledger import PlacementLedger  # noqa: F401  (pickled state references it)
 from workers.messages import LinesChunk, WindowEnd, WindowRequest
-from workers.sizing import BUDGET, pickled_size
+from workers.sizing import BUDGET, encoded_size
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +163,7 @@ def hierarchy_for(tenant_id: str, nodes: Iterable[tuple[bytes, BilltoNode]]) -> 
 def document_cost(placements: dict[str, Placement], approvals: dict[str, bytes]):
     """A line's weight in its document command: the line, plus its approval and placement as
     if it alone carried them (an over-estimate: a shared approval or placement travels once)."""
-    placement_bytes = {pid: pickled_size(p) for pid, p in placements.items()}
+    placement_bytes = {pid: encoded_size(p) for pid, p in placements.items()}
 
     def cost(line: PayLine) -> int:
         kept = approvals.get(line.timesheet_id) if line.timesheet_id else None
@@ -243,7 +242,7 @@ SETTLE_PLACEMENTS_PER_MESSAGE = 500
 
 def split_assignments(assignments: dict[str, dict], size: int = SETTLE_PLACEMENTS_PER_MESSAGE,
                       budget: int = BUDGET) -> list[tuple[dict[str, dict], frozenset[str]]]:
-    """Settle messages of at most `size` placements and about `budget` pickled bytes.
+    """Settle messages of at most `size` placements and about `budget` encoded bytes.
 
     Each part is (assignments, the placements whose last lines it carries). A placement whose
     lines alone exceed the budget is split over several messages; only the one with its last
@@ -264,7 +263,7 @@ def split_assignments(assignments: dict[str, dict], size: int = SETTLE_PLACEMENT
         lines = assignments[key]
         current[key] = mine = {}          # a placement with nothing invoiced still settles (releases)
         for pay_line_id in sorted(lines):
-            cost = pickled_size(lines[pay_line_id])
+            cost = encoded_size(lines[pay_line_id])
             if used and used + cost > budget:
                 if not mine:
                     del current[key]
@@ -292,10 +291,6 @@ def settlements(chunks: Iterable[LinesChunk], assignments: dict[str, str]
                 mine[line.pay_line_id] = (line, assignments[line.pay_line_id])
     return out
 
-
-from backoffice.pickling import speed_up_module  # noqa: E402
-
-speed_up_module(__name__, globals())
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,6 @@ from the changelog topics (the same bytes a recovering worker would read)."""
 from __future__ import annotations
 
 import os
-import pickle
 import signal
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from infra.kafka import producer_config
 from infra.offsets import group_lag
 from infra.readback import read_to_end
 from schemas.codec import decode, encode
+from workers.state import loads as state_loads
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -83,7 +83,7 @@ def read_table(bootstrap: str, app_id: str, table: str) -> dict:
         if value is None:
             state.pop(msg.key(), None)
         else:
-            state[msg.key()] = pickle.loads(value)
+            state[msg.key()] = state_loads(value)
     return state
 
 

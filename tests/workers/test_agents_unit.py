@@ -43,7 +43,7 @@ def memory_store():
 
 def _recovered(table, key, value):
     """State as a worker finds it after recovering the changelog (Faust writes only inside a stream)."""
-    table.table.data[key] = dumps(value)
+    table.table.data[key] = dumps(value, table.name)
 
 
 async def _feed(agent, items, topic=None):

@@ -2,11 +2,11 @@
 Settle messages are cut by measured size, and a placement's lines split over several
 messages release the window's reservations only with the last of them (pure)."""
 import datetime as dt
-import pickle
 from decimal import Decimal
 
 from backoffice.model import PayLine, PayLineSource, PayLineStatus, PayCode
 from workers.messages import Settle
+from workers.state import dumps
 from workers.window_logic import split_assignments
 
 BROKER_LIMIT = 1024 * 1024
@@ -35,7 +35,7 @@ def test_every_settle_message_fits_the_broker_and_carries_every_line_once():
     assignments = _assignments(placements=3, lines_each=600)           # ~1,800 lines of ~2 KiB each
     parts = _parts(assignments)
     for part, final in parts:
-        size = len(pickle.dumps(Settle("WEEKLY:2026-09-13", "t1", part), protocol=pickle.HIGHEST_PROTOCOL))
+        size = len(dumps(Settle("WEEKLY:2026-09-13", "t1", part)))
         assert size < BROKER_LIMIT / 2, size
     carried = [(key, pay_line_id) for part, _ in parts for key, lines in part.items() for pay_line_id in lines]
     assert sorted(carried) == sorted((k, x) for k, lines in assignments.items() for x in lines)

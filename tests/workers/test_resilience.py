@@ -32,8 +32,6 @@ def _outcomes(bootstrap, ids):
 
 def _invoices(bootstrap, app_id, tenants):
     """This test's documents (the shared topics also carry other tests' tenants and commands)."""
-    import workers.agents_documents  # noqa: F401  (InvoiceRecord, for unpickling)
-
     return {k.decode(): v.invoice for k, v in read_table(bootstrap, app_id, "invoices").items()
             if v.invoice.tenant_id in tenants}
 

@@ -155,14 +155,6 @@ def test_retries_go_oldest_first_and_skip_what_is_not_a_scheduled_window():
     assert retries_due(None, settings) == []
 
 
-def test_a_tenant_state_stored_before_blocked_windows_existed_loads_with_none():
-    """Stored tenant rows are pickles of four fields; the fifth comes back as its default."""
-    old = TenantState("t1", TenantSequence("t1", 4), frozenset({WINDOW}), ("b1",))
-    loaded = TenantState.__new__(TenantState)
-    loaded.__setstate__(old.__getstate__()[:4])
-    assert loaded == old and loaded.blocked == ()
-
-
 def test_a_blocked_windows_retry_passes_once_the_offending_line_is_snoozed():
     """p2 lost its OT bill rate after the timesheet (placement version 2): its OT line blocks the
     window. The operator snoozes that line; the next retry no longer collects it and generates the rest."""

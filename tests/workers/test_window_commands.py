@@ -2,9 +2,7 @@
 a command id takes effect once, snoozed lines wait, refusals are answered on billing.outcomes.
 
 One worker for the module; each test has its own tenant."""
-import base64
 import datetime as dt
-import pickle
 import uuid
 from collections import Counter
 
@@ -22,6 +20,7 @@ from tests.workers.test_consolidate import _ts
 from tests.workers.test_pipeline import command, invoice_events
 from workers.messages import Collect
 from workers.names import LEDGER_COMMANDS, LEDGER_TABLE, WINDOW_TABLE, ingest_topics
+from workers.state import dumps as state_dumps, loads as state_loads
 
 pytestmark = pytest.mark.integration
 WEEK1, WEEK2, WEEK3 = dt.date(2026, 9, 6), dt.date(2026, 9, 13), dt.date(2026, 9, 20)
@@ -85,13 +84,13 @@ def _replay_collect(rig, request):
     """What a crashed command agent re-sends: the window's Collect, to every ledger partition."""
     producer = Producer(producer_config(rig.bootstrap))
     for p in range(PLACEMENT_PARTITIONS):
-        value = base64.b64encode(pickle.dumps(Collect(request, p, PLACEMENT_PARTITIONS)))   # faust's pickle codec
+        value = state_dumps(Collect(request, p, PLACEMENT_PARTITIONS))   # the internal topics' "state" codec
         producer.produce(f"{rig.app_id}-{LEDGER_COMMANDS}", key=b"collect", value=value, partition=p)
     assert producer.flush(30) == 0
 
 
 def _ledger_history(rig, key):
-    return [pickle.loads(m.value()) for m in read_to_end(rig.bootstrap, f"{rig.app_id}-{LEDGER_TABLE}-changelog")
+    return [state_loads(m.value()) for m in read_to_end(rig.bootstrap, f"{rig.app_id}-{LEDGER_TABLE}-changelog")
             if m.key() == key and m.value() is not None]
 
 
