@@ -22,7 +22,20 @@ COMMAND_MODULES: list[str] = [
 ]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Loads every command module before a command is looked up or listed, so `cli` is whole
+    whoever imports it (a test's CliRunner as much as the console script)."""
+
+    def get_command(self, ctx, cmd_name):
+        _load_commands()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx):
+        _load_commands()
+        return super().list_commands(ctx)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """backoffice: ATS events in; pay lines, invoices, credit memos and AR/GL syncs out."""
 

@@ -134,10 +134,10 @@ def test_record_stores_the_timesheet_report_then_send_and_resend(worker, kafka_b
 
     _load_commands()
     runner, env = CliRunner(), {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
-    plain = runner.invoke(cli, ["send", "--tenant", a, invoice_id, "--timeout", "120"], env=env)
+    plain = runner.invoke(cli, ["send", "--tenant", a, invoice_id, "--timeout", "120", "--no-read-wait"], env=env)
     assert plain.exit_code == 0 and plain.output.startswith("OK"), plain.output
     assert len(emails()) == 2, "backoffice send without --resend emails nobody again"
-    cli_resend = runner.invoke(cli, ["send", "--tenant", a, invoice_id, "--resend", "--timeout", "120"], env=env)
+    cli_resend = runner.invoke(cli, ["send", "--tenant", a, invoice_id, "--resend", "--timeout", "120", "--no-read-wait"], env=env)
     assert cli_resend.exit_code == 0 and cli_resend.output.startswith("OK"), cli_resend.output
     assert len(emails()) == 3
     both = runner.invoke(cli, ["send", "--tenant", a, invoice_id, "--resend", "--print"], env=env)

@@ -4,7 +4,6 @@ tenant's own calendar, and tenant state written before the calendar existed."""
 from __future__ import annotations
 
 import datetime as dt
-import pickle
 
 import pytest
 
@@ -70,17 +69,6 @@ def test_a_blocked_window_is_retried_with_the_period_of_its_own_calendar():
     state = TenantState("t1", TenantSequence("t1"), blocked=(blocked,), calendar=calendar)
     (retry,) = retries_due(state, load_settings())
     assert retry.window.period_start == dt.date(2026, 11, 9)
-
-
-def test_tenant_state_pickled_before_the_calendar_loads_without_one():
-    state = TenantState("t1", TenantSequence("t1"), frozenset({"WEEKLY:2026-11-08"}))
-    fields = state.__getstate__()
-    assert len(fields) == 6
-    # what unpickling the state of a worker before this change does: five fields, no calendar
-    old = TenantState.__new__(TenantState)
-    old.__setstate__(fields[:5])
-    assert old.calendar is None and old.closed == state.closed
-    assert pickle.loads(pickle.dumps(old)).calendar is None
 
 
 def test_the_assembler_keeps_a_calendar_stored_while_it_awaited():

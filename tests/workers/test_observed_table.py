@@ -10,21 +10,22 @@ class FakeTable(dict):
 
 
 def test_the_observer_sees_what_the_store_held_even_when_it_changed_underneath():
+    """Values under the `command_seen` state schema (plain strings): the observer stamps each write."""
     seen, table = [], FakeTable()
 
     def observe(key, before, after):
         seen.append((key, before, after))
-        return {**after, "stamp": len(seen)}, lambda: seen.append(("sent", key, dict(table_view[key])))
+        return f"{after}#{len(seen)}", lambda: seen.append(("sent", key, table_view[key]))
 
-    observed = ObservedTable(table, observe)
+    observed = ObservedTable(table, observe, name="command_seen")
     table_view = observed
-    observed[b"k"] = {"n": 1}
-    assert seen[-2:] == [(b"k", None, {"n": 1}), ("sent", b"k", {"n": 1, "stamp": 1})]   # sent after the write
+    observed[b"k"] = "n1"
+    assert seen[-2:] == [(b"k", None, "n1"), ("sent", b"k", "n1#1")]      # sent after the write
     record = observed.get(b"k")
-    observed[b"k"] = {**record, "n": 2}
-    assert seen[-2][1] == {"n": 1, "stamp": 1}
+    observed[b"k"] = record + "+n2"
+    assert seen[-2][1] == "n1#1"
     observed.get(b"k")
-    table[b"k"] = dumps({"n": 9})          # a changelog recovery writes the store directly
-    observed[b"k"] = {"n": 10}
-    assert seen[-2][1] == {"n": 9}, "the memo of the last read must not hide what the store holds"
-    assert observed[b"k"] == {"n": 10, "stamp": 5}
+    table[b"k"] = dumps("n9", "command_seen")          # a changelog recovery writes the store directly
+    observed[b"k"] = "n10"
+    assert seen[-2][1] == "n9", "the memo of the last read must not hide what the store holds"
+    assert observed[b"k"] == "n10#5"
