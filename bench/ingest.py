@@ -4,12 +4,18 @@ Same run, same topics: (1) a raw confluent-kafka consume + Avro decode of every 
 (the ceiling for one process), (2) the Faust ceiling (bench/faust_ceiling.py: a Faust app
 that only decodes each event and writes it to a changelogged table, the per-event work
 any Faust worker must do), (3) one worker, (4) two workers (two processes), then (5) one
-profiled worker for where the time goes. A worker's rate is events divided by
-the span between the first and the last write to its ledger changelog (broker
-timestamps), so start-up and group joins are not counted.
+profiled worker for where the time goes (--profile), then (6) a ledger-size sweep: for 12, 48 and
+156 weeks (the simulator's span: placements start and end within it) per placement, the same
+number of placements, on a fresh broker each, one worker. A worker's rate is events divided by the span between the first
+and the last write to its ledger changelog (broker timestamps), so start-up and group joins are
+not counted. In the sweep, the per-event cost is taken over the last third of the changelog
+writes (the ledgers are then near their full size): the span of those writes over the events
+they stand for (the run's events times the tail's share of the writes).
 
 Headline: `ratio` = one worker's events/s over the raw consume+decode rate;
-`fraction_of_ceiling` = one worker over the Faust ceiling; `speedup` = two workers over one.
+`fraction_of_ceiling` = one worker over the Faust ceiling; `speedup` = two workers over one;
+`cost_growth` = per-event cost at 156 weeks over the cost at 12 weeks. The machine's load average
+is recorded with them: the figures are ratios of runs on the same loaded machine.
 """
 from __future__ import annotations
 
@@ -72,22 +78,27 @@ def raw_consume_decode(bootstrap: str, total: int) -> float:
 
 def changelog_span(bootstrap: str, app_id: str) -> float:
     """Seconds between the first and the last ledger changelog write (broker timestamps)."""
+    stamps = changelog_stamps(bootstrap, app_id)
+    return stamps[-1] - stamps[0]
+
+
+def changelog_stamps(bootstrap: str, app_id: str) -> list[float]:
+    """Broker timestamps of every ledger changelog write, sorted."""
     topic = f"{app_id}-{LEDGER_TABLE}-changelog"
     consumer = Consumer(consumer_config(bootstrap, None, **{"group.id": "bench-span", "enable.partition.eof": False}))
     parts = [TopicPartition(topic, p, 0) for p in consumer.list_topics(topic, timeout=10).topics[topic].partitions]
     ends = {k: hi for k, (lo, hi) in log_end_offsets(bootstrap, parts).items() if hi > lo}
     consumer.assign([TopicPartition(t, p, 0) for (t, p) in ends])
-    first, last = float("inf"), 0.0
+    stamps = []
     while ends:
         for msg in consumer.consume(10_000, 0.5):
             if msg.error():
                 continue
-            ts = msg.timestamp()[1] / 1000
-            first, last = min(first, ts), max(last, ts)
+            stamps.append(msg.timestamp()[1] / 1000)
             if msg.offset() + 1 >= ends.get((msg.topic(), msg.partition()), 0):
                 ends.pop((msg.topic(), msg.partition()), None)
     consumer.close()
-    return last - first
+    return sorted(stamps)
 
 
 def run_workers(bootstrap: str, app_id: str, count: int, work: Path, total: int, env: dict | None = None) -> float:
@@ -116,6 +127,32 @@ def _drain(bootstrap: str, app_id: str, procs: list[WorkerProcess], topics: list
     return events / changelog_span(bootstrap, app_id)
 
 
+def sweep_point(weeks: int, placements: int, work: Path) -> dict:
+    """One worker on a fresh broker over `placements` placements with `weeks` weeks each."""
+    broker = EmbeddedBroker().start()
+    try:
+        stream = generate(tenants=1, placements=placements, weeks=weeks, seed=11, start=dt.date(2026, 6, 1),
+                          bad_rate=0.0)
+        create_topics(broker.bootstrap)
+        publish(stream, broker.bootstrap)
+        total = topic_total(broker.bootstrap)
+        app_id = f"sweep{weeks}-{int(time.time())}"
+        procs = [WorkerProcess(broker.bootstrap, app_id, work / app_id,
+                               extra_env={"BACKOFFICE_SCHEDULER_INTERVAL": "3600"})]
+        rate = _drain(broker.bootstrap, app_id, procs, ingest_topics(app_id), total)
+        stamps = changelog_stamps(broker.bootstrap, app_id)
+        tail = stamps[len(stamps) * 2 // 3:]
+        # events in the tail, taken as the tail's share of the writes (a batch writes a ledger once)
+        tail_events = total * (len(tail) - 1) / len(stamps)
+        tail_us = (tail[-1] - tail[0]) / max(1.0, tail_events) * 1e6
+        return {"weeks": weeks, "placements": placements, "events": total,
+                "events_per_placement": round(total / placements, 1), "events_per_s": round(rate),
+                "changelog_writes": len(stamps), "tail_cost_us_per_event": round(tail_us, 1),
+                "mean_cost_us_per_event": round(1e6 / rate, 1)}
+    finally:
+        broker.stop()
+
+
 def profile_summary(path: Path, top: int = 18) -> list[dict]:
     stats = pstats.Stats(str(path))
     total = stats.total_tt
@@ -129,8 +166,12 @@ def main() -> None:
     ap.add_argument("--tenants", type=int, default=4)
     ap.add_argument("--placements", type=int, default=7500, help="per tenant")
     ap.add_argument("--weeks", type=int, default=12)
-    ap.add_argument("--no-profile", action="store_true")
+    ap.add_argument("--profile", action="store_true", help="also one profiled worker (a fourth run)")
+    ap.add_argument("--sweep-placements", type=int, default=1200,
+                    help="placements in each sweep run")
+    ap.add_argument("--sweep-weeks", default="12,48,156")
     args = ap.parse_args()
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     broker = None if external else EmbeddedBroker().start()
     bootstrap = external or broker.bootstrap
@@ -157,22 +198,31 @@ def main() -> None:
             two = run_workers(bootstrap, f"{tag}-two", 2, work, total)
             print(f"two workers: {two:,.0f} events/s ({two / one:.2f}x one worker)")
             profile = []
-            if not args.no_profile:
+            if args.profile:
                 prof = work / "worker.prof"
                 run_workers(bootstrap, f"{tag}-prof", 1, work, total, env={"BACKOFFICE_PROFILE": str(prof)})
                 profile = profile_summary(prof) if prof.exists() else []
                 print("where one worker's event-loop time goes (tottime, top functions):")
                 for row in profile:
                     print(f"  {row['share']:6.1%}  {row['tottime_s']:8.2f}s  {row['function']}")
+        sweep = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for weeks in [int(w) for w in args.sweep_weeks.split(",")]:
+                sweep.append(sweep_point(weeks, args.sweep_placements, Path(tmp)))
+                print(f"sweep: {sweep[-1]}")
+        growth = sweep[-1]["tail_cost_us_per_event"] / sweep[0]["tail_cost_us_per_event"]
+        print(f"per-event cost at {sweep[-1]['weeks']} weeks / at {sweep[0]['weeks']} weeks: {growth:.2f}")
         result = {"events": total, "raw_events_per_s": round(raw), "faust_ceiling_events_per_s": round(ceiling),
                   "one_worker_events_per_s": round(one), "two_workers_events_per_s": round(two),
                   "ratio": round(one / raw, 3), "fraction_of_ceiling": round(one / ceiling, 3),
                   "ceiling_over_raw": round(ceiling / raw, 3),
                   "speedup": round(two / one, 3), "publish_events_per_s": round(publish_rate),
-                  "cores": os.cpu_count(), "profile": profile}
+                  "cost_growth": round(growth, 3), "sweep": sweep,
+                  "cores": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()],
+                  "load_average_at_start": load_at_start, "profile": profile}
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "ingest.json").write_text(json.dumps(result, indent=2) + "\n")
-        print(json.dumps({k: v for k, v in result.items() if k != "profile"}))
+        print(json.dumps({k: v for k, v in result.items() if k not in ("profile", "sweep")}))
     finally:
         if broker is not None:
             broker.stop()

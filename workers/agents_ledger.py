@@ -72,9 +72,13 @@ async def _ingest_one(message) -> None:
             await dead_letters.send(message, exc, tenant_id)
             return
         # Store before any await: another agent (settle, commands) may touch this ledger meanwhile.
-        if outcome.changed:         # a replay writes too: its empty diff re-sends the lines (paylines_out)
+        if outcome.changed:
             ledgers[key] = outcome.record
             _note_parked(key, outcome.record)
+        elif not outcome.dead:
+            # A replay writes nothing (ledger_logic.ingest), but a crash may have come between its
+            # first write and the send of its pay-line events: re-send what the record holds.
+            ledgers.keep(key, outcome.record, changed=False)
         for item, error in outcome.dead:
             await _dead_letter_parked(item, error, tenant_id)
 

@@ -186,6 +186,9 @@ def ingest(record: LedgerRecord, parked: Parked, today: dt.date, limits: Bounds 
         record = apply_raw(record, parked.topic, parked.value, partition=parked.partition, offset=parked.offset,
                            today=today, key=parked.key, limits=limits)
     except UnknownPlacement as exc:
+        if any((x.topic, x.partition, x.offset) == (parked.topic, parked.partition, parked.offset)
+               for x in record.parked):     # parked already: a replay after a crash before the ack
+            return Outcome(record, changed=False)
         if sum(len(x.value) for x in record.parked) + len(parked.value) > PARKED_BYTES:
             return Outcome(record, [(parked, UnknownPlacement(f"{exc.reason}; {len(record.parked)} events already "
                                                               f"wait for it (at most {PARKED_BYTES} bytes)"))],

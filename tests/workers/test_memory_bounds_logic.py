@@ -47,7 +47,7 @@ def test_every_table_gets_the_configured_rocksdb_bounds(monkeypatch):
     assert opened.write_buffer_size == 3 * 1024 * 1024 and opened.max_write_buffer_number == 2
     from workers import topology
 
-    tables = [t.table for t in vars(topology).values() if isinstance(t, topology.PickledTable)]
+    tables = [t.table for t in vars(topology).values() if isinstance(t, topology.StateTable)]
     assert len(tables) == 9
     assert all(t.options is topology.STORE for t in tables), [t.name for t in tables if t.options is not topology.STORE]
     assert set(topology.STORE) == set(options)
@@ -97,3 +97,25 @@ def test_kept_approvals_stay_within_their_budget_dropping_only_fully_invoiced_on
     replay = feed(record, weeks[0], 99)
     assert not replay.changed and not replay.dead
     assert dt.date(2026, 3, 1)
+
+
+def test_an_event_parked_already_is_not_parked_again_when_replayed():
+    """A crash after the record with the parked event was stored, before the ack: the replay of
+    the same (topic, partition, offset) must not park a second copy (it would be applied twice
+    over, or dead-lettered twice, when the placement comes)."""
+    import datetime as dt
+
+    from schemas.codec import encode
+    from schemas.topics import ATS_TIMESHEETS
+    from simulator.records import timesheet_record
+    from workers.ledger_logic import Parked, ingest, new_record
+
+    now = dt.datetime(2026, 9, 8, 12, tzinfo=dt.timezone.utc)
+    raw = encode("TimesheetApproved", timesheet_record("t1", "p1", dt.date(2026, 9, 6)))
+    item = Parked(ATS_TIMESHEETS, 2, 17, b"t1:p1", raw, now)
+    first = ingest(new_record("t1:p1"), item, dt.date(2026, 9, 8))
+    assert first.changed and len(first.record.parked) == 1
+    again = ingest(first.record, item, dt.date(2026, 9, 8))
+    assert not again.changed and again.record.parked == first.record.parked and not again.dead
+    other = ingest(first.record, Parked(ATS_TIMESHEETS, 2, 18, b"t1:p1", raw, now), dt.date(2026, 9, 8))
+    assert len(other.record.parked) == 2          # another offset is another event, parked beside it

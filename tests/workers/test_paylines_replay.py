@@ -50,8 +50,10 @@ def _consume(ledgers, topic, offset, message) -> None:
     """What agents_ledger._ingest_one does with one message (minus dead letters)."""
     record = ledgers.get(KEY) or new_record(KEY.decode())
     outcome = ingest(record, Parked(message[0], 0, offset, KEY, message[1], NOW), TODAY)
-    if outcome.changed:                                   # a replayed event applies again: changed, empty diff
+    if outcome.changed:
         ledgers[KEY] = outcome.record
+    elif not outcome.dead:                                # a replay writes nothing; its lines are re-sent
+        ledgers.keep(KEY, outcome.record, changed=False)
 
 
 def _folded(events) -> dict:
