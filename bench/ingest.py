@@ -38,6 +38,7 @@ from infra.admin import create_topics  # noqa: E402
 from infra.broker import EmbeddedBroker  # noqa: E402
 from infra.kafka import consumer_config  # noqa: E402
 from infra.offsets import group_lag, log_end_offsets  # noqa: E402
+from bench import raw  # noqa: E402
 from schemas.codec import decode  # noqa: E402
 from simulator.generate import generate  # noqa: E402
 from simulator.publish import publish  # noqa: E402
@@ -56,24 +57,8 @@ def topic_total(bootstrap: str, topics: list[str] = ATS) -> int:
 
 
 def raw_consume_decode(bootstrap: str, total: int) -> float:
-    """events/s of one confluent-kafka consumer reading and decoding every ATS event."""
-    consumer = Consumer(consumer_config(bootstrap, None, **{"group.id": "bench-raw", "enable.partition.eof": False}))
-    parts = [TopicPartition(t, p, 0) for t in ATS for p in consumer.list_topics(t, timeout=10).topics[t].partitions]
-    ends = {k: hi for k, (lo, hi) in log_end_offsets(bootstrap, parts).items() if hi > lo}
-    consumer.assign([TopicPartition(t, p, 0) for (t, p) in ends])
-    seen, t0 = 0, time.perf_counter()
-    while ends:
-        for msg in consumer.consume(10_000, 0.5):
-            if msg.error():
-                continue
-            decode(msg.value(), topic=msg.topic(), partition=msg.partition(), offset=msg.offset())
-            seen += 1
-            if msg.offset() + 1 >= ends.get((msg.topic(), msg.partition()), 0):
-                ends.pop((msg.topic(), msg.partition()), None)
-    elapsed = time.perf_counter() - t0
-    consumer.close()
-    assert seen == total, (seen, total)
-    return total / elapsed
+    """events/s of one confluent-kafka consumer reading and decoding every event of ATS (bench/raw.py)."""
+    return raw.raw_consume_decode(bootstrap, ATS, total)
 
 
 def changelog_span(bootstrap: str, app_id: str) -> float:

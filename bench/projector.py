@@ -32,6 +32,7 @@ from infra.pgserver import PostgresServer, binaries  # noqa: E402
 from readmodel.db import engine_for, migrate  # noqa: E402
 from readmodel.projector import Projector  # noqa: E402
 from readmodel.rows import TOPICS_READ  # noqa: E402
+from bench import raw  # noqa: E402
 from schemas.codec import decode, encode  # noqa: E402
 from schemas.mapping import dead_letter_record  # noqa: E402
 from schemas.topics import (  # noqa: E402
@@ -94,22 +95,8 @@ def _ends(bootstrap: str) -> dict[tuple[str, int], int]:
 
 
 def raw_consume_decode(bootstrap: str, total: int) -> float:
-    consumer = Consumer(consumer_config(bootstrap, None, **{"group.id": "bench-raw", "enable.partition.eof": False}))
-    ends = _ends(bootstrap)
-    consumer.assign([TopicPartition(t, p, 0) for (t, p) in ends])
-    seen, t0 = 0, time.perf_counter()
-    while ends:
-        for msg in consumer.consume(5000, 0.5):
-            if msg.error():
-                continue
-            decode(msg.value(), topic=msg.topic(), partition=msg.partition(), offset=msg.offset())
-            seen += 1
-            if msg.offset() + 1 >= ends.get((msg.topic(), msg.partition()), 0):
-                ends.pop((msg.topic(), msg.partition()), None)
-    elapsed = time.perf_counter() - t0
-    consumer.close()
-    assert seen == total, (seen, total)
-    return total / elapsed
+    """events/s of one confluent-kafka consumer reading and decoding every event of TOPICS_READ (bench/raw.py)."""
+    return raw.raw_consume_decode(bootstrap, TOPICS_READ, total)
 
 
 def project(bootstrap: str, url: str, total: int, group: str) -> float:
