@@ -11,15 +11,26 @@ from infra.broker import EmbeddedBroker
 from tests import hypothesis_profiles  # noqa: F401  (registers --hypothesis-profile=long)
 
 
+def pytest_addoption(parser):
+    parser.addoption("--spread", action="store_true",
+                     help="spread the tests of real processes over the xdist processes, one group per test "
+                          "function (make test-reliability), instead of one group for all of them (make test)")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """`make test` runs two pytest-xdist processes (`--dist loadgroup`). Every test that starts real
     processes (the broker, workers, connectors, PostgreSQL: the `integration` marker) joins one group,
     so they run one at a time, in order, in one process, as they would alone; the other process takes
-    the pure and property tests, which only need CPU. Without xdist the group mark does nothing."""
+    the pure and property tests, which only need CPU. `make test-reliability` (`--spread`), whose tests
+    all start real processes and mostly wait on them, gives each test function its own group: each
+    xdist process has its own broker (the session fixture), so groups in different processes share
+    nothing. Without xdist the group marks do nothing."""
+    spread = config.getoption("--spread")
     for item in items:
         if item.get_closest_marker("integration"):
-            item.add_marker(pytest.mark.xdist_group("real-processes"))
+            group = f"{item.module.__name__}::{getattr(item, 'originalname', item.name)}" if spread else "real-processes"
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ from tests.workers.oracle import assert_gapless, assert_invoiced_exactly_once, d
 from tests.workers.test_pipeline import command
 from workers.guard import EXIT_AGENT_FAILURE
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.takeover_matrix]
 START, AS_OF = dt.date(2026, 9, 7), dt.date(2026, 10, 5)
 #: every step between numbering and the last InvoiceGenerated, in the order a window takes them
 STEPS = ["assemble_windows:numbered", "assemble_windows:document_sent", "assemble_windows:confirmed",
