@@ -20,12 +20,12 @@ test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider -m "not reliability" -n 2 --dist loadgroup
 
 # The hostile-input and fault suite (issue 12): everything marked reliability, and the
-# takeover matrix (every consuming agent's injected failure, then a restart). Two xdist
+# takeover matrix (every consuming agent's injected failure, then a restart). Three xdist
 # processes, one group per test function (tests/conftest.py: --spread): the tests mostly wait on
 # the processes they start, and each xdist process has its own broker.
 test-reliability: $(STAMP)
 	BACKOFFICE_TAKEOVER_MATRIX=1 $(PY) -m pytest -q -p no:cacheprovider -m "reliability or takeover_matrix" \
-		-n 2 --dist loadgroup --spread
+		-n 3 --dist loadgroup --spread
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider -m "not integration and not slow and not reliability"
