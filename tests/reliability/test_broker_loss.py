@@ -74,15 +74,16 @@ def _kill(broker: EmbeddedBroker) -> None:
     broker.stop()
 
 
-def _sigterm(proc: subprocess.Popen) -> tuple[int | str, float]:
-    started = time.monotonic()
+def _sigterm(proc: subprocess.Popen, deadline: float = 15) -> int | str:
+    """The exit code after SIGTERM, or why there is none: a process still running at the deadline
+    hangs (before the fix a worker with its broker gone ignored SIGTERM for more than 30 s)."""
     os.killpg(proc.pid, signal.SIGTERM)
     try:
-        return proc.wait(30), time.monotonic() - started
+        return proc.wait(deadline)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
-        return "still running after 30 s", time.monotonic() - started
+        return f"still running {deadline} s after SIGTERM"
 
 
 def _warning_naming(text: str, bootstrap: str) -> list[dict]:
@@ -135,11 +136,11 @@ def test_broker_gone_processes_stay_up_say_so_once_and_stop_cleanly_on_sigterm(t
             assert len(during) < 40, f"{name} logged {len(during)} lines in a {OUTAGE_SECONDS} s outage:\n" + \
                 "\n".join(during[-20:])
             assert "Traceback" not in "\n".join(during), f"{name}: a stack trace while the broker is gone"
-        code, seconds = _sigterm(worker.proc)
+        code = _sigterm(worker.proc)
         worker.proc = None
-        assert code == 0 and seconds < 15, (code, seconds)
-        code, seconds = _sigterm(connector)
-        assert code == 0 and seconds < 15, (code, seconds)
+        assert code == 0, code
+        code = _sigterm(connector)
+        assert code == 0, code
     finally:
         worker.kill9()
         if connector.poll() is None:
@@ -176,7 +177,7 @@ def test_a_new_memory_only_broker_on_the_same_port_is_refused_once_then_reset_st
         wait_until(lambda: _readyz(port)[0] == 200 or not clean.alive(), 120, interval=0.5,
                    message=f"ready after the reset; log:\n{clean.log()[-2000:]}")
         assert clean.alive()
-        code, seconds = _sigterm(clean.proc)
+        code = _sigterm(clean.proc, deadline=30)
         clean.proc = None
         assert code == 0, code
     finally:
