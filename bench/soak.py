@@ -26,7 +26,6 @@ import datetime as dt
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -73,8 +72,9 @@ def rss_mib(pid: int) -> float | None:
     return None
 
 
-class Connector:
-    """`backoffice connector xero` as a process (same interface as WorkerProcess)."""
+class Connector(WorkerProcess):
+    """`backoffice connector xero` as a process: its own environment, WorkerProcess's alive, stop
+    and kill9 (the same process-group handling)."""
 
     def __init__(self, env: dict, log_path: Path) -> None:
         self.env, self.log_path, self.proc = env, log_path, None
@@ -84,24 +84,6 @@ class Connector:
                                      cwd=ROOT, env=self.env, stdout=open(self.log_path, "ab"),
                                      stderr=subprocess.STDOUT, start_new_session=True)
         return self
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill9(self) -> None:
-        if self.alive():
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-        self.proc = None
-
-    def stop(self, timeout: float = 30) -> None:
-        if self.alive():
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill9()
-        self.proc = None
 
 
 def slope_per_min(samples: list[tuple[float, float]]) -> float | None:
