@@ -49,6 +49,9 @@ def _assert_matches_oracle(invoices, stream, as_of, tenants):
     assert_gapless({t: [int(i.number) for i in invoices if i.tenant_id == t] for t in tenants}, tenants)
 
 
+# Three workers at once: in make test, beside the pure-test xdist process on 2 cores, it ran out of
+# its 180 s wait in 2 of 4 fresh runs (it passes alone); make test-reliability runs it.
+@pytest.mark.reliability
 def test_two_workers_with_a_kill9_match_one_worker(kafka_bootstrap, tmp_path, unique_name):
     create_topics(kafka_bootstrap)
     stream, tenants = _stream(unique_name)
