@@ -209,6 +209,11 @@ class QboTestServer(LoopbackServer):
         entry = {"t": time.monotonic(), "realm": realm_id, "method": request.method, "path": tail,
                  "requestid": request.query.get("requestid"), "status": None}
         request[ENTRY] = entry
+        if tail == "batch":           # counted before any refusal: a refused batch of 31 is still ours to see
+            try:
+                entry["items"] = len(json.loads(await request.read() or b"{}").get("BatchItemRequest", []))
+            except (ValueError, AttributeError):
+                entry["items"] = None        # not a batch body: the contract check below refuses it
         with self._lock:
             self.requests.append(entry)
             if self._fault(realm, "expire_tokens", tail):
@@ -258,8 +263,6 @@ class QboTestServer(LoopbackServer):
         if self._fault(realm, "5xx", tail):
             return web.json_response({"error": "Service Unavailable"}, status=503)
         body = await request.read()
-        if tail == "batch":
-            request[ENTRY]["items"] = len(json.loads(body or b"{}").get("BatchItemRequest", []))
         if request.method == "POST" and tail != "upload":
             refused = self._refuse_by_contract(request, tail, body)
             if refused is not None:
