@@ -96,6 +96,21 @@ class Settings(BaseSettings):
                                     "http://worker:6066); unset means http://127.0.0.1:<BACKOFFICE_WEB_PORT>.")
     ops_token: str | None = Field(default=None, description="Bearer token the CLI sends to the ops API "
                                   "(one of BACKOFFICE_OPS_TOKENS).")
+    ops_tokens: SecretStr = Field(default=SecretStr("{}"), description="Tokens of the ops API and the console's "
+                                  "first admin login: a JSON object {token: tenant id or \"*\"}.")
+    console_host: str = Field(default="127.0.0.1", description="Address `backoffice console` listens on.")
+    console_port: int = Field(default=8080, ge=0, le=65535, description="Port of `backoffice console` "
+                              "(the clerks' web screens).")
+    console_secret_key: SecretStr | None = Field(default=None, description="Key signing the console's session "
+                                                 "cookies; unset means a random key per process (everyone logs in "
+                                                 "again after a restart).")
+    console_database_url: str | None = Field(default=None, description="SQLAlchemy URL of the console's users and "
+                                             "saved Invoice Setups; unset means SQLite under the data dir "
+                                             "(console.sqlite3).")
+    console_secure_cookies: bool = Field(default=False, description="Send the console's session cookie only over "
+                                         "HTTPS (set it behind a TLS proxy).")
+    console_command_timeout: float = Field(default=60, gt=0, le=600, description="Seconds a console action waits "
+                                           "for its command's outcome and for the read model to show it.")
     api_max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=64 * 1024 * 1024,
                                     description="Largest request body the ops API reads (bytes); larger is a 413.")
     api_max_json_depth: int = Field(default=16, ge=2, le=1000, description="Deepest JSON nesting the ops API "
@@ -181,6 +196,14 @@ def database_url(settings: Settings) -> str:
         return settings.database_url
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{(settings.data_dir / 'readmodel.sqlite3').resolve()}"
+
+
+def console_database_url(settings: Settings) -> str:
+    """The console's own database (users, saved setups): BACKOFFICE_CONSOLE_DATABASE_URL, else SQLite."""
+    if settings.console_database_url:
+        return settings.console_database_url
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(settings.data_dir / 'console.sqlite3').resolve()}"
 
 
 def settings_table() -> list[tuple[str, str, str]]:
