@@ -34,6 +34,8 @@ class Settings(BaseSettings):
                                  "projector` (its positions live in the read model's database, not in Kafka).")
     require_postgres: bool = Field(default=False, description="Tests: a missing PostgreSQL server fails the "
                                    "PostgreSQL lane instead of skipping it (set by .ci/run).")
+    require_chromium: bool = Field(default=False, description="Tests: a missing chromium / chromedriver fails the "
+                                   "console's browser tests instead of skipping them (set by .ci/run).")
     table_store: str = Field(default="rocksdb://", description="Faust table store: rocksdb:// or memory://.")
     timezone: str = Field(default="UTC", description="Agency's local time zone for batch windows (IANA name).")
     week_ending_day: Literal["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"] = Field(
