@@ -19,7 +19,8 @@ TYPES = ("TEMP", "PERM", "CONTRACT")
 @page()
 async def lines(request: Request):
     app, tenant, params = request.app.state.console, request.state.tenant, request.query_params
-    f = {k: (params.get(k) or "").strip() or None for k in ("status", "account", "placement_type", "start", "end")}
+    f = {k: (params.get(k) or "").strip() or None
+         for k in ("status", "account", "placement_type", "start", "end", "ref")}
     f["credit_memos"] = bool(params.get("credit_memos"))
     status = f["status"] if f["status"] in STATUSES else None
     ptype = f["placement_type"] if f["placement_type"] in TYPES else None
@@ -31,6 +32,8 @@ async def lines(request: Request):
         start = end = None
         error = "A period date is YYYY-MM-DD."
     found = [x for x in found if (start is None or x["work_date"] >= start) and (end is None or x["work_date"] <= end)]
+    if f["ref"]:        # a health-check finding's record: a pay line, placement or account
+        found = [x for x in found if f["ref"] in (x["pay_line_id"], x["placement_id"], x["account_id"])]
     currency = await blocking(cr.currency, app.engine, tenant)
     return render(request, "lines.html", lines=found, f=f, statuses=STATUSES, types=TYPES, currency=currency,
                   error=error)

@@ -36,6 +36,14 @@ def money(value, currency: str | None = None) -> str:
     return f"{sign}{symbol}{abs(amount):,.2f}"
 
 
+def qty(value) -> str:
+    """A quantity or rate as typed (40, 2.5), never 4E+1."""
+    if value is None or value == "":
+        return ""
+    text = format(Decimal(value), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def local(value, zone: str) -> str:
     """An instant shown in the tenant's zone; a plain date as is."""
     if value is None:
@@ -49,6 +57,7 @@ def local(value, zone: str) -> str:
 
 TEMPLATES.env.filters["money"] = money
 TEMPLATES.env.filters["local"] = local
+TEMPLATES.env.filters["qty"] = qty
 
 
 def csrf_token(request: Request) -> str:

@@ -201,6 +201,10 @@ def test_a_clerks_day_in_the_browser(stack):
     findings = el(s, "#findings").text
     assert "placement p2 is cancelled but still has pending pay lines" in findings and "WARNING" in findings, logs(s)
     s.screens.shot("health-check")
+    click(s, "#findings a")                             # the record to fix: placement p2's line items
+    shown = el(s, "#line-items").text
+    assert shown.count("acme p2 TEMP") == 2 and "p1" not in shown, shown
+    go(s, "/batches")
 
     s.chrome.execute_script(f"document.getElementById('as_of').value = '{AS_OF}'")
     click(s, "#generate-invoices")
