@@ -71,6 +71,7 @@ def stage_read_back(run: DemoRun) -> None:
 
 def stage_with_worker(run: DemoRun) -> None:
     from cli import demo_worker as w
+    from cli.demo_console import stage_console
 
     with w.SmtpSink() as smtp:
         run.facts["smtp"] = smtp
@@ -79,7 +80,7 @@ def stage_with_worker(run: DemoRun) -> None:
         proc = w.start_worker(run)
         try:
             for stage in (w.stage_worker_ingest, w.stage_close_windows, w.stage_batches, w.stage_record,
-                          w.stage_exports, w.stage_lag):
+                          w.stage_exports, w.stage_lag, stage_console):
                 stage(run)
         finally:
             w.stop_worker(proc)

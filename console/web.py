@@ -58,6 +58,7 @@ def local(value, zone: str) -> str:
 TEMPLATES.env.filters["money"] = money
 TEMPLATES.env.filters["local"] = local
 TEMPLATES.env.filters["qty"] = qty
+TEMPLATES.env.globals["CATEGORY"] = {"TIMESHEETS": "Timesheets", "PRODUCTS_SERVICES": "Products & Services"}
 
 
 def csrf_token(request: Request) -> str:
