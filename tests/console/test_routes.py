@@ -96,9 +96,13 @@ def test_every_route_sends_anonymous_users_to_log_in(console):
         assert getattr(route.endpoint, "console_role", None), f"{route.path} is not wrapped by console.web.page"
         answer = send(client, route, method, A["ids"], "forged")
         assert answer.status_code == 303 and answer.headers["location"].startswith("/login"), (method, route.path)
+        assert "frame-ancestors 'self'" in answer.headers["content-security-policy"]
         checked += 1
     assert checked >= 20 and recorder.records == []
     assert client.get("/static/console.css").status_code == 200
+    page = client.get("/login")
+    assert "script-src 'none'" in page.headers["content-security-policy"] and page.headers["x-frame-options"] == \
+        "SAMEORIGIN" and "<script" not in page.text
 
 
 def test_a_user_of_another_agency_reaches_nothing_of_agency_a(console):
