@@ -14,6 +14,7 @@ from starlette.staticfiles import StaticFiles
 from console import views_admin, views_auth, views_billing, views_invoice, views_lines
 from console.actions import Actions
 from console.store import ConsoleStore
+from console.throttle import LoginThrottle
 from infra.settings import Settings, console_database_url, database_url
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class ConsoleApp:
                                publish)
         self.lag_monitor = None
         self.templates: dict[str, list[str]] | None = None
+        self.throttle = LoginThrottle()
 
     def _migrate(self, migrate) -> None:
         """A projector starting at the same moment may be migrating too (on SQLite the loser's

@@ -25,20 +25,25 @@ async def login(request: Request):
     app = request.app.state.console
     target = safe_next(form.get("next"))
     tenant, token = (form.get("tenant") or "").strip(), (form.get("token") or "").strip()
+    name = (form.get("username") or "").strip()
+    keys = [("address", request.client.host if request.client else "?")] + ([] if token else [("user", tenant, name)])
+    wait = app.throttle.wait_seconds(*keys)
+    if wait:
+        return render(request, "login.html", status_code=429, next=target, tenant=tenant, username=name,
+                      error=f"Too many failed attempts: try again in {int(wait // 60) + 1} minute(s).")
     if token:
         scope = next((s for t, s in app.ops_tokens().items() if hmac.compare_digest(t.encode(), token.encode())), None)
         if scope is not None and scope != "*":
             tenant = scope
-        if scope is None or not tenant:
-            return render(request, "login.html", status_code=401, next=target, error=LOGIN_FAILED, tenant=tenant)
-        who = {"tenant": tenant, "name": "ops token", "role": "admin"}
+        who = {"tenant": tenant, "name": "ops token", "role": "admin"} if scope is not None and tenant else None
     else:
-        name = (form.get("username") or "").strip()
         role = await blocking(app.store.verify, tenant, name, form.get("password") or "")
-        if role is None:
-            return render(request, "login.html", status_code=401, next=target, error=LOGIN_FAILED, tenant=tenant,
-                          username=name)
-        who = {"tenant": tenant, "name": name, "role": role}
+        who = {"tenant": tenant, "name": name, "role": role} if role else None
+    if who is None:
+        app.throttle.failed(*keys)
+        return render(request, "login.html", status_code=401, next=target, error=LOGIN_FAILED, tenant=tenant,
+                      username=name)
+    app.throttle.succeeded(keys[-1])
     request.session.clear()
     request.session["user"] = who
     request.session["csrf"] = secrets.token_urlsafe(32)

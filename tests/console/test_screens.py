@@ -97,3 +97,29 @@ def test_formats():
     assert money(Decimal("7"), "CHF") == "CHF 7.00" and qty(Decimal("4E+1")) == "40" and qty(Decimal("2.50")) == "2.5"
     at = dt.datetime(2026, 7, 1, 16, 30, tzinfo=dt.timezone.utc)
     assert local(at, "America/New_York") == "2026-07-01 12:30 EDT" and local(dt.date(2026, 7, 1), "UTC") == "2026-07-01"
+
+
+def test_login_attempts_are_throttled_per_user_and_per_address(tmp_path):
+    from console.throttle import LoginThrottle
+
+    now = [0.0]
+    throttle = LoginThrottle(clock=lambda: now[0])
+    user, address = ("user", "agency-a", "alice"), ("address", "10.0.0.1")
+    for _ in range(5):
+        assert throttle.wait_seconds(user, address) == 0
+        throttle.failed(user, address)
+    assert throttle.wait_seconds(user, address) == 15 * 60                  # the 6th try waits the window
+    assert throttle.wait_seconds(("user", "agency-a", "bob"), address) == 0  # the address allows 20
+    now[0] = 15 * 60 + 1
+    assert throttle.wait_seconds(user, address) == 0
+
+    engine = seed_read_model(f"sqlite:///{tmp_path / 'rm.sqlite3'}", A)
+    app = create_app(console_settings(tmp_path, {}), publish=Recorder(engine))
+    app.state.console.store.add_user("agency-a", "alice", PASSWORD, "admin")
+    client = TestClient(app, follow_redirects=False)
+    import re
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
+    tries = [client.post("/login", data={"csrf": csrf, "tenant": "agency-a", "username": "alice",
+                                         "password": f"guess number {i}"}).status_code for i in range(5)]
+    right = client.post("/login", data={"csrf": csrf, "tenant": "agency-a", "username": "alice", "password": PASSWORD})
+    assert tries == [401] * 5 and right.status_code == 429 and "Too many failed attempts" in right.text
