@@ -79,3 +79,18 @@ def dead_letter_value(engine, tenant: str, topic: str, partition: int, offset: i
     with engine.connect() as c:
         return c.execute(sa.select(d.original_value).where(d.tenant_id == tenant, d.topic == topic,
                                                            d.partition == partition, d.offset == offset)).scalar()
+
+
+def sync_summary(engine, tenant: str) -> list[dict]:
+    """Per AR/GL system: documents per newest sync status, the last error and when it was seen."""
+    s = m.sync_status.c
+    out: dict[str, dict] = {}
+    with engine.connect() as c:
+        for r in c.execute(sa.select(s.system, s.status, s.error, s.occurred_at).where(s.tenant_id == tenant)
+                           .order_by(s.occurred_at)):
+            row = out.setdefault(r.system, {"system": r.system, "counts": {}, "last_error": None, "last_seen": None})
+            row["counts"][r.status] = row["counts"].get(r.status, 0) + 1
+            row["last_seen"] = r.occurred_at
+            if r.error:
+                row["last_error"] = r.error
+    return [out[k] for k in sorted(out)]

@@ -98,7 +98,8 @@ async def operations(request: Request):
     else:
         lag_error = "no broker is configured (KAFKA_BOOTSTRAP_SERVERS)"
     letters = await blocking(cr.dead_letters, app.engine, tenant)
-    return render(request, "operations.html", lag=lag, lag_error=lag_error, letters=letters)
+    systems = await blocking(cr.sync_summary, app.engine, tenant)
+    return render(request, "operations.html", lag=lag, lag_error=lag_error, letters=letters, systems=systems)
 
 
 @page("admin")

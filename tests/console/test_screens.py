@@ -123,3 +123,18 @@ def test_login_attempts_are_throttled_per_user_and_per_address(tmp_path):
                                          "password": f"guess number {i}"}).status_code for i in range(5)]
     right = client.post("/login", data={"csrf": csrf, "tenant": "agency-a", "username": "alice", "password": PASSWORD})
     assert tries == [401] * 5 and right.status_code == 429 and "Too many failed attempts" in right.text
+
+
+def test_operations_shows_each_systems_sync_status_and_how_to_reconnect(alice):
+    client, _, engine = alice
+    with engine.begin() as c:
+        for i, (system, status, error) in enumerate([("xero", "SYNCED", None), ("xero", "NEEDS_REAUTH", "token expired"),
+                                                     ("quickbooks", "FAILED", "429 too many requests")]):
+            c.execute(m.sync_status.insert().values(invoice_id=f"inv-{i}", system=system, tenant_id="agency-a",
+                                                    status=status, error=error, attempts=1, occurred_at=NOW))
+        c.execute(m.sync_status.insert().values(invoice_id="other", system="xero", tenant_id="agency-z",
+                                                status="FAILED", error="agency z's secret", attempts=1, occurred_at=NOW))
+    page = client.get("/operations").text
+    table = page.split('id="systems"', 1)[1].split("</table>", 1)[0]
+    assert "Needs reauth: 1, Synced: 1" in table and "token expired" in table and "429 too many requests" in table
+    assert "backoffice connect xero --tenant agency-a" in table and "agency z" not in page
