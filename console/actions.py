@@ -33,6 +33,19 @@ class Actions:
         self.bootstrap, self.engine, self.timeout = bootstrap, engine, timeout
         self._publish = publish
 
+    def request(self, tenant: str, kind: str, item: dict, label: str, note: str) -> Result:
+        """Publish a command nobody answers on billing.outcomes (RESYNC: the connectors act on it and
+        report on billing.sync); the result says it was sent, and where its effect will show."""
+        record = command_record(tenant, kind, requested_by="console", **item)
+        try:
+            if self._publish:
+                self._publish([record], 0)
+            else:
+                publish_many_and_wait(self.bootstrap, [record], 0)
+        except Exception as exc:  # noqa: BLE001 - the broker's errors, shown instead of a 500
+            return Result(False, [(False, f"{label}: could not be sent: {exc}")])
+        return Result(True, [(True, f"{label}: requested. {note}")])
+
     def run(self, tenant: str, kind: str, items: list[dict], label: str = "") -> Result:
         """One command per item (fields of command_record); all published together."""
         if self._publish is None and not self.bootstrap:

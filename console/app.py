@@ -78,6 +78,7 @@ def routes() -> list:
         Route("/batches", views_billing.batches, methods=["GET"]),
         Route("/health", views_billing.health, methods=["GET"]),
         Route("/generate", views_billing.generate, methods=["POST"]),
+        Route("/batches/{batch}/resync", views_billing.resync_batch, methods=["POST"]),
         Route("/invoices", views_billing.invoices, methods=["GET"]),
         Route("/invoices", views_billing.bulk, methods=["POST"]),
         Route("/invoices/{number}", views_invoice.detail, methods=["GET"]),

@@ -65,6 +65,17 @@ async def generate(request: Request):
     return render(request, "outcome.html", result=result, back="/batches", back_label="List Batches")
 
 
+@page()
+async def resync_batch(request: Request):
+    """Step 3 of Generate Invoices for online AR/GL systems: sync the batch (again)."""
+    app, tenant, batch = request.app.state.console, request.state.tenant, request.path_params["batch"]
+    if not await blocking(q.invoices, app.engine, tenant, None, None, batch):
+        return render(request, "refused.html", status_code=404, message=f"Your agency has no batch {batch}.")
+    result = await blocking(app.actions.request, tenant, "RESYNC", {"batch_id": batch}, f"Sync batch {batch}",
+                            "The AR/GL connectors send its documents; their answers show on each invoice.")
+    return render(request, "outcome.html", result=result, back="/batches", back_label="List Batches")
+
+
 def _filters(params) -> dict:
     return {k: (params.get(k) or "").strip() or None for k in ("status", "account", "batch", "period", "number")}
 

@@ -116,4 +116,12 @@ async def void(request: Request):
 
 @page()
 async def resync(request: Request):
-    return await _act(request, "RESYNC", "Re-sync")
+    d = await _detail(request)
+    if d is None:
+        return _missing(request)
+    app = request.app.state.console
+    result = await blocking(app.actions.request, request.state.tenant, "RESYNC", {"invoice_id": d["invoice_id"]},
+                            f"Re-sync {d['number']}", "The AR/GL connectors send it again; their answer shows in the "
+                            "sync table of the invoice.")
+    return render(request, "outcome.html", result=result, back=f"/invoices/{d['number']}",
+                  back_label=f"{d['kind'].replace('_', ' ').title()} {d['number']}")

@@ -45,7 +45,7 @@ def login(app, tenant, username, password=PASSWORD) -> TestClient:
 
 
 def path_of(route: Route, ids: dict) -> str:
-    values = {"number": ids["number"], "topic": ids["dlq_topic"], "partition": ids["dlq_partition"],
+    values = {"number": ids["number"], "batch": ids["batch"], "topic": ids["dlq_topic"], "partition": ids["dlq_partition"],
               "offset": ids["dlq_offset"]}
     missing = set(route.param_convertors) - set(values)
     assert not missing, f"route {route.path} has parameters {missing}: teach this test which of A's values to use"
@@ -136,8 +136,10 @@ def test_agency_a_reaches_its_own_records_through_the_same_routes(console):
     assert "Bravo" not in alice.get("/invoices").text and ids["account_name"] in alice.get("/invoices").text
     done = alice.post(f"/invoices/{ids['number']}/void", data={"csrf": alice.csrf, "confirm": "yes"})
     assert done.status_code == 200 and "Void 1001: done: VOID carried out" in done.text
-    assert [(r["tenant_id"], r["command"], r["invoice_id"]) for r in recorder.records] == [
-        ("agency-a", "VOID", ids["invoice_id"])]
+    synced = alice.post(f"/batches/{ids['batch']}/resync", data={"csrf": alice.csrf})
+    assert f"Sync batch {ids['batch']}: requested" in synced.text
+    assert [(r["tenant_id"], r["command"], r["invoice_id"], r["batch_id"]) for r in recorder.records] == [
+        ("agency-a", "VOID", ids["invoice_id"], None), ("agency-a", "RESYNC", None, ids["batch"])]
 
 
 def test_forms_need_this_sessions_csrf_token_and_admin_screens_an_admin(console):
