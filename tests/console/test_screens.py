@@ -138,3 +138,15 @@ def test_operations_shows_each_systems_sync_status_and_how_to_reconnect(alice):
     table = page.split('id="systems"', 1)[1].split("</table>", 1)[0]
     assert "Needs reauth: 1, Synced: 1" in table and "token expired" in table and "429 too many requests" in table
     assert "backoffice connect xero --tenant agency-a" in table and "agency z" not in page
+
+
+def test_what_the_ats_sent_is_escaped_not_run(alice):
+    client, _, engine = alice
+    hostile = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    with engine.begin() as c:
+        c.execute(m.invoices.update().values(account_name=hostile))
+        c.execute(m.pay_lines.update().values(description=hostile))
+    for path in ("/invoices", f"/invoices/{A['ids']['number']}", "/lines", "/batches"):
+        page = client.get(path).text
+        assert "<script" not in page and "<img src=x" not in page, path
+    assert "&lt;script&gt;" in client.get("/invoices").text
