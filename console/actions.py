@@ -28,10 +28,33 @@ class Result:
     stale: bool = False
 
 
+#: The topics the screens show (as cli/reads.py waits for them).
+SHOWN = ("billing.invoices", "billing.paylines", "billing.outcomes", "billing.sync")
+
+
+def topic_ends(bootstrap: str) -> dict[tuple[str, int], int]:
+    """{(topic, partition): log end} of the shown topics, now."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from infra.kafka import consumer_config
+    from infra.offsets import log_end_offsets
+
+    consumer = Consumer(consumer_config(bootstrap, None, **{"group.id": "console-read-ends"}))
+    try:
+        parts = []
+        for topic in SHOWN:
+            md = consumer.list_topics(topic, timeout=10).topics.get(topic)
+            parts += [TopicPartition(topic, p) for p in (md.partitions if md and not md.error else ())]
+    finally:
+        consumer.close()
+    return {k: high for k, (_, high) in log_end_offsets(bootstrap, parts).items()}
+
+
 class Actions:
-    def __init__(self, bootstrap: str | None, engine, timeout: float, publish=None) -> None:
+    def __init__(self, bootstrap: str | None, engine, timeout: float, publish=None,
+                 projector_group: str = "backoffice-projector") -> None:
         self.bootstrap, self.engine, self.timeout = bootstrap, engine, timeout
-        self._publish = publish
+        self._publish, self.projector_group = publish, projector_group
 
     def request(self, tenant: str, kind: str, item: dict, label: str, note: str) -> Result:
         """Publish a command nobody answers on billing.outcomes (RESYNC: the connectors act on it and
@@ -79,12 +102,20 @@ class Actions:
         return result
 
     def wait_read_model(self, command_id: str, timeout: float, voided: str | None = None) -> bool:
-        """Until the read model holds the outcome, the invoices it names and (after a void) the
+        """Until the read model holds everything the shown topics held once the outcome came (the
+        document's new status with it), the outcome, the invoices it names and (after a void) the
         lines freed; False when it has not within `timeout`."""
         deadline = time.monotonic() + timeout
+        ends = None
+        if self._publish is None and self.bootstrap:
+            try:
+                ends = topic_ends(self.bootstrap)
+            except Exception:  # noqa: BLE001 - the broker's errors: fall back to the outcome alone
+                ends = None
         while time.monotonic() < deadline:
             done = q.projected_outcome(self.engine, command_id)
-            if done is not None and not done["missing_invoices"] and not (voided and q.invoiced_on(self.engine, voided)):
+            if done is not None and not done["missing_invoices"] and not (voided and q.invoiced_on(self.engine, voided)) \
+                    and not (ends and q.behind(self.engine, self.projector_group, ends)):
                 return True
             time.sleep(0.2)
         return False

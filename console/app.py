@@ -37,7 +37,7 @@ class ConsoleApp:
             self._migrate(migrate)
         self.store = ConsoleStore(sa.create_engine(console_database_url(settings)))
         self.actions = Actions(settings.kafka_bootstrap_servers, self.engine, settings.console_command_timeout,
-                               publish)
+                               publish, settings.projector_group)
         self.lag_monitor = None
         self.templates: dict[str, list[str]] | None = None
         self.throttle = LoginThrottle()

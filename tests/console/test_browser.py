@@ -95,6 +95,8 @@ def stack(kafka_bootstrap, tmp_path_factory):
             wait_until(lambda: httpx.get(f"http://127.0.0.1:{web}/readyz", timeout=2).status_code == 200, 120,
                        message="worker readyz")
             wait_drained(kafka_bootstrap, app, ingest_topics(app))
+            wait_until(lambda: _projected_lines(tmp / "rm.sqlite3") == {a: 6, b: 2}, 120,
+                       message=f"the projector to hold the pay lines; log:\n{projector.log()[-2000:]}")
             wait_until(lambda: httpx.get(f"{base}/login", timeout=2).status_code == 200, 60,
                        message=f"the console; log:\n{console.log()[-2000:]}")
             chrome = start_chrome(browser, driver)
@@ -107,6 +109,19 @@ def stack(kafka_bootstrap, tmp_path_factory):
                 chrome.quit()
             for proc in (console, projector, worker):
                 proc.stop()
+
+
+def _projected_lines(path) -> dict:
+    import sqlalchemy as sa
+
+    from readmodel import models as m
+    engine = sa.create_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as c:
+            p = m.pay_lines.c
+            return dict(c.execute(sa.select(p.tenant_id, sa.func.count()).group_by(p.tenant_id)).all())
+    finally:
+        engine.dispose()
 
 
 # -- the browser's hands -----------------------------------------------------------------------
