@@ -1,6 +1,7 @@
 """A clerk's day in a real browser (Debian's chromium through Selenium) against the console
 process on a real worker, projector, broker and SMTP server: health check findings, Generate,
-Record with a chosen template, Email & Send (the message arrives with both PDFs), Void, Create
+Record with a chosen template, Email & Send (the message arrives with both PDFs), Record &
+Present from the list, Void, Create
 Credit Memo, Snooze, Invoice Setup; and another agency's user refused by URL. Each answer is
 checked against the topics, the document store or the SMTP server, not against the console."""
 from __future__ import annotations
@@ -272,6 +273,13 @@ def test_a_clerks_day_in_the_browser(stack):
     assert el(s, "#status").text == "Sent"
     history = el(s, "#history").text
     assert "Generated" in history and "Recorded" in history and "Sent" in history
+
+    # Record & Present the other invoice from the list (select several → Record & Present)
+    go(s, "/invoices?status=NEW")
+    click(s, f"#pick-{p2['number']}", navigates=False)
+    click(s, "#bulk-record")
+    assert f"Record & Present {p2['number']}: done" in outcome(s), logs(s)
+    assert topic_invoices(s.bootstrap, s.a)[p2["invoice_id"]]["status"] == "RECORDED"
 
     # Void the other invoice, with the confirmation
     go(s, f"/invoices/{p2['number']}")
