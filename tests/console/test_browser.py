@@ -1,9 +1,9 @@
 """A clerk's day in a real browser (Debian's chromium through Selenium) against the console
 process on a real worker, projector, broker and SMTP server: health check findings, Generate,
 Record with a chosen template, Email & Send (the message arrives with both PDFs), Record &
-Present from the list, Void, Create
-Credit Memo, Snooze, Invoice Setup; and another agency's user refused by URL. Each answer is
-checked against the topics, the document store or the SMTP server, not against the console."""
+Present from the list, Void, Create Credit Memo, Snooze, Invoice Setup; and another agency's
+user refused by URL. Each answer is checked against the topics, the document store or the SMTP
+server, not against the console."""
 from __future__ import annotations
 
 import dataclasses
