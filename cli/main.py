@@ -19,6 +19,7 @@ COMMAND_MODULES: list[str] = [
     "cli.connectors",
     "cli.projector",
     "cli.reads",
+    "cli.api",
 ]
 
 
