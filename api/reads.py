@@ -67,14 +67,11 @@ def batch_invoices(tenant: Tenant, batch_id: Annotated[str, Path(pattern=ID_PATT
     docs = q.invoices(db, tenant=tenant, batch=batch_id)
     if not docs:
         raise ApiError(404, f"batch {batch_id} of tenant {tenant} is not known", "batch_id")
-    sync = {}
-    for inv in docs:
-        rows = q.invoice_detail(db, tenant, inv["invoice_id"])["sync"]
-        sync[inv["invoice_id"]] = max(rows, key=lambda r: r["occurred_at"])["status"] if rows else None
+    sync = q.newest_sync(db, [d["invoice_id"] for d in docs])
     return {"tenant_id": tenant, "batch_id": batch_id,
             "invoices": [{"invoice_id": d["invoice_id"], "number": d["number"], "kind": d["kind"], "status": d["status"],
                           "account_name": d["account_name"], "total": str(d["total"]),
-                          "sync_status": sync[d["invoice_id"]]} for d in docs]}
+                          "sync_status": sync.get(d["invoice_id"])} for d in docs]}
 
 
 @router.get("/invoices/{invoice_id}", response_model=m.InvoiceDetail, responses={404: {"model": m.Error}},

@@ -270,7 +270,7 @@ def batch_summaries(engine: Engine, tenant: str) -> list[dict]:
     """List Batches' rows, newest first: period, counts, first/last number, amounts per category
     (sums of the documents' line amounts), and how many documents are in each sync status (the
     newest status of any AR/GL system; NOT_SYNCED when none answered)."""
-    i, x, s = m.invoices.c, m.invoice_lines.c, m.sync_status.c
+    i, x = m.invoices.c, m.invoice_lines.c
     with engine.connect() as c:
         docs = c.execute(sa.select(i.invoice_id, i.batch_id, i.kind, i.number, i.period_start, i.period_end,
                                    i.updated_at).where(i.tenant_id == tenant)).all()
@@ -280,11 +280,7 @@ def batch_summaries(engine: Engine, tenant: str) -> list[dict]:
         amounts = c.execute(sa.select(i.batch_id, x.category, sa.func.sum(x.amount))
                             .select_from(m.invoice_lines.join(m.invoices, i.invoice_id == x.invoice_id))
                             .where(i.tenant_id == tenant).group_by(i.batch_id, x.category)).all()
-        synced: dict[str, tuple] = {}
-        for invoice_id, status, at in c.execute(sa.select(s.invoice_id, s.status, s.occurred_at)
-                                                .where(s.tenant_id == tenant)):
-            if invoice_id not in synced or at > synced[invoice_id][1]:
-                synced[invoice_id] = (status, at)
+    synced = newest_sync(engine, [d.invoice_id for d in docs])
     rows: dict[str, dict] = {}
     for d in docs:
         row = rows.setdefault(d.batch_id, {"batch_id": d.batch_id, "created_at": None, "period_start": None,
@@ -300,7 +296,7 @@ def batch_summaries(engine: Engine, tenant: str) -> list[dict]:
         row["invoice_count" if d.kind == "INVOICE" else "credit_memo_count"] += 1
         if d.number and d.number.isdigit():
             row["numbers"].append(int(d.number))
-        status = synced.get(d.invoice_id, ("NOT_SYNCED",))[0]
+        status = synced.get(d.invoice_id, "NOT_SYNCED")
         row["sync_status"][status] = row["sync_status"].get(status, 0) + 1
     for batch_id, category, amount in amounts:
         key = "amount_timesheets" if category == "TIMESHEETS" else "amount_products_services"
@@ -313,6 +309,18 @@ def batch_summaries(engine: Engine, tenant: str) -> list[dict]:
                    sync_status=dict(sorted(row["sync_status"].items())))
         out.append(row)
     return sorted(out, key=lambda r: (str(r["created_at"]), r["batch_id"]), reverse=True)
+
+
+def newest_sync(engine: Engine, invoice_ids) -> dict[str, str]:
+    """{invoice id: the status of its newest AR/GL sync outcome, any system} for those with one."""
+    s = m.sync_status.c
+    newest: dict[str, tuple] = {}
+    with engine.connect() as c:
+        for invoice_id, status, at in c.execute(sa.select(s.invoice_id, s.status, s.occurred_at)
+                                                .where(s.invoice_id.in_(list(invoice_ids)))):
+            if invoice_id not in newest or at > newest[invoice_id][1]:
+                newest[invoice_id] = (status, at)
+    return {i: status for i, (status, _) in newest.items()}
 
 
 def outcomes_of(engine: Engine, tenant: str, commands: tuple[str, ...] | None = None,

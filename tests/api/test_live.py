@@ -97,3 +97,16 @@ def test_readyz_metrics_and_openapi(live):
     assert httpx.get(f"{stack.base}/openapi.json").status_code == 401
     doc = httpx.get(f"{stack.base}/openapi.json", headers=_auth("root-token")).json()
     assert "/api/v1/tenants/{tenant}/commands/generate" in doc["paths"]
+
+
+def test_without_a_projector_the_answer_says_the_read_model_lags(live):
+    """Last in the module: it stops the projector. The outcome still arrives from the broker; the
+    API says reads do not show it yet instead of pretending."""
+    stack, tenant = live
+    stack.projector.stop()
+    r = httpx.post(f"{stack.base}/api/v1/tenants/{tenant}/commands/generate?wait=20", json={"as_of": "2026-09-10"},
+                   headers=_auth("root-token"), timeout=60)
+    assert r.status_code == 202, r.text
+    (outcome,) = r.json()["outcomes"].values()
+    assert outcome is not None and outcome["ok"], (r.json(), stack.logs())
+    assert "has not caught up" in r.json()["read_model"] and "backoffice projector" in r.json()["read_model"]
