@@ -138,7 +138,9 @@ def from_pdf(doc: Invoice, registry, agency) -> dict:
     rows = re.findall(r"Line-(\d{3}) (-?[\d,]+(?:\.\d+)?) (-?[\d,]+\.\d{2,4}) (-?[\d,]+\.\d{2})", flat)
     for _, quantity, rate, amount in rows:            # what the page says multiplies out
         assert (_num(quantity) * _num(rate)).quantize(CENT, ROUND_HALF_UP) == _num(amount), (quantity, rate, amount)
-    totals = re.search(r"Subtotal (-?[\d,]+\.\d\d) Total Tax (-?[\d,]+\.\d\d) Total Amount (-?[\d,]+\.\d\d)", flat)
+    # a document that runs onto a second page may have the page's footer between the two totals
+    totals = re.search(r"Subtotal (-?[\d,]+\.\d\d) Total Tax (-?[\d,]+\.\d\d) (?:.*? )?Total Amount "
+                       r"(-?[\d,]+\.\d\d)", flat)
     return {"amounts": [_num(a) for *_, a in rows], "subtotal": _num(totals[1]), "tax": _num(totals[2]),
             "total": _num(totals[3])}
 
