@@ -77,13 +77,13 @@ def stage_with_worker(run: DemoRun) -> None:
         run.facts["smtp"] = smtp
         run.facts["clock"] = dt.datetime.combine(run.start + dt.timedelta(weeks=run.weeks, days=3), dt.time(12),
                                                  tzinfo=dt.timezone.utc)
-        proc = w.start_worker(run)
+        procs = w.start_worker(run)
         try:
             for stage in (w.stage_worker_ingest, w.stage_close_windows, w.stage_batches, w.stage_record,
                           w.stage_exports, w.stage_lag, stage_console):
                 stage(run)
         finally:
-            w.stop_worker(proc)
+            w.stop_worker(procs)
 
 
 STAGES: list[Callable[[DemoRun], None]] = [stage_topics, stage_simulate, stage_read_back, stage_with_worker]

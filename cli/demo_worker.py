@@ -68,16 +68,24 @@ class SmtpSink:
 DEMO_TOKEN = "demo-token"
 
 
-def start_worker(run) -> subprocess.Popen:
+def _spawn(run, args: list[str], env: dict, log_name: str) -> subprocess.Popen:
+    log = open(run.out_dir / log_name, "wb")
+    return subprocess.Popen([sys.executable, "-m", "cli.main", *args], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def start_worker(run) -> list[subprocess.Popen]:
+    """The worker, the projector filling the read model (SQLite in the demo folder) and the ops API
+    (`backoffice api`) answering from it: the demo's List Batches comes from the API."""
     from infra.broker import free_port
 
     run.facts["api"] = f"http://127.0.0.1:{free_port()}"
-    for leftover in ("state", "documents", "sent-log", "exports"):     # a previous demo's tables, PDFs and sent log
+    for leftover in ("state", "documents", "sent-log", "exports", "read-side"):  # a previous demo's state and PDFs
         shutil.rmtree(run.out_dir / leftover, ignore_errors=True)
+    (run.out_dir / "read-side").mkdir(parents=True)
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": run.bootstrap, "BACKOFFICE_APP_ID": DEMO_APP,
            "BACKOFFICE_DATA_DIR": str(run.out_dir / "state"), "BACKOFFICE_WEB": "1",
-           "BACKOFFICE_WEB_PORT": run.facts["api"].rsplit(":", 1)[1], "BACKOFFICE_WEB_HOST": "127.0.0.1",
-           "BACKOFFICE_OPS_TOKENS": json.dumps({DEMO_TOKEN: "*"}),
+           "BACKOFFICE_WEB_PORT": str(free_port()), "BACKOFFICE_WEB_HOST": "127.0.0.1",
            "BACKOFFICE_DOCUMENT_STORE": str(run.out_dir / "documents"),
            "BACKOFFICE_SENT_LOG": str(run.out_dir / "sent-log"), "BACKOFFICE_ORPHAN_GRACE_SECONDS": "0",
            # grace 0 means "at the window's collection": no sweep may expire an event mid-backlog
@@ -85,18 +93,23 @@ def start_worker(run) -> subprocess.Popen:
            "BACKOFFICE_SMTP_PORT": str(run.facts["smtp"].port), "BACKOFFICE_SMTP_ATTEMPTS": "2",
            "BACKOFFICE_SMTP_BACKOFF_SECONDS": "0.1", "BACKOFFICE_SCHEDULER_INTERVAL": "3600",
            "BACKOFFICE_CLOCK": run.facts["clock"].isoformat(), "PYTHONPATH": str(ROOT)}
-    log = open(run.out_dir / "worker.log", "wb")
-    return subprocess.Popen([sys.executable, "-m", "cli.main", "worker", "--loglevel", "warn"], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    read_side = {**env, "BACKOFFICE_DATA_DIR": str(run.out_dir / "read-side"),
+                 "BACKOFFICE_DATABASE_URL": f"sqlite:///{(run.out_dir / 'read-side' / 'readmodel.sqlite3').resolve()}",
+                 "BACKOFFICE_PROJECTOR_GROUP": f"{DEMO_APP}-projector", "BACKOFFICE_API_HOST": "127.0.0.1",
+                 "BACKOFFICE_API_PORT": run.facts["api"].rsplit(":", 1)[1],
+                 "BACKOFFICE_OPS_TOKENS": json.dumps({DEMO_TOKEN: "*"})}
+    return [_spawn(run, ["worker", "--loglevel", "warn"], env, "worker.log"),
+            _spawn(run, ["projector"], read_side, "projector.log"), _spawn(run, ["api"], read_side, "api.log")]
 
 
-def stop_worker(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+def stop_worker(procs: list[subprocess.Popen]) -> None:
+    for proc in reversed(procs):
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
 
 
 def stage_worker_ingest(run) -> None:
@@ -165,6 +178,12 @@ def stage_pending(run, tenants) -> None:
     """The Pending list per account once the weekly windows closed (what Generate Invoices would take)."""
     import httpx
 
+    def caught_up():
+        try:
+            return httpx.get(f"{run.facts['api']}/readyz", timeout=30).json().get("projector_behind") == 0
+        except (httpx.HTTPError, ValueError):
+            return False
+
     def fetch(tenant):
         try:
             r = httpx.get(f"{run.facts['api']}/api/v1/tenants/{tenant}/batches",
@@ -172,6 +191,8 @@ def stage_pending(run, tenants) -> None:
         except httpx.HTTPError:
             return None
         return r.json() if r.status_code == 200 else None
+
+    _wait(caught_up, 120, "the read model to catch up with the billing topics (backoffice projector)")
 
     click.echo("\npending per account (List Batches, Pending):")
     click.echo(f"  {'tenant':10} {'account':24} {'lines':>5} {'Amount: Timesheets':>19} "

@@ -20,6 +20,7 @@ COMMAND_MODULES: list[str] = [
     "cli.projector",
     "cli.reads",
     "cli.console",
+    "cli.api",
 ]
 
 

@@ -12,7 +12,7 @@ import click
 from backoffice.money import MoneyError, cents
 from cli.common import require_bootstrap, settings_or_exit
 from cli.main import cli
-from infra.commands import FIELDS, command_record, publish_and_wait, publish_many_and_wait  # noqa: F401 (re-exported)
+from ops.commands import FIELDS, command_record, publish_and_wait, publish_many_and_wait  # noqa: F401 (re-exported)
 
 
 def _print_outcome(record: dict, outcome: dict | None, timeout: float, started: float | None = None) -> None:

@@ -1,6 +1,6 @@
-"""`backoffice windows`: a tenant's batch windows from the ops API of a running worker:
-scheduled, in progress, blocked by the health check (why, since when, attempts; the
-scheduler retries them on each cycle) and closed."""
+"""`backoffice windows`: a tenant's batch windows from the ops API (`backoffice api`, answered from
+the read model): scheduled, blocked by the health check (why, since when, attempts; the scheduler
+retries them on each cycle), closed and refused."""
 from __future__ import annotations
 
 import json
@@ -41,20 +41,22 @@ def table(answer: dict) -> str:
     rows = [[name for name, _ in COLUMNS]] + [_cells(r) for r in answer["windows"]]
     widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS) - 1)]
     lines = ["  ".join([c.ljust(w) for c, w in zip(r, widths)] + [r[-1]]).rstrip() for r in rows]
-    if not answer["served_here"]:
+    if not answer.get("served_here", True):
         lines.append(f"(this worker does not hold tenant {answer['tenant_id']}'s window state: ask the one that does)")
+    if answer.get("scheduled", "").startswith("left out"):
+        lines.append(f"(scheduled windows {answer['scheduled']})")
     return "\n".join(lines)
 
 
 @cli.command()
 @click.option("--tenant", required=True)
 @click.option("--api", default=None, help="Ops API base address (default BACKOFFICE_OPS_API_URL, else "
-                                           "http://127.0.0.1:<BACKOFFICE_WEB_PORT>).")
+                                           "http://127.0.0.1:<BACKOFFICE_API_PORT>, `backoffice api`).")
 @click.option("--token", default=None, help="Bearer token (default BACKOFFICE_OPS_TOKEN).")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON answer.")
 def windows(tenant, api, token, as_json) -> None:
     """A tenant's batch windows: scheduled, in progress, blocked (why, since when), closed."""
     settings = settings_or_exit()
-    answer = fetch_windows(api or settings.ops_api_url or f"http://127.0.0.1:{settings.web_port}", tenant,
+    answer = fetch_windows(api or settings.ops_api_url or f"http://127.0.0.1:{settings.api_port}", tenant,
                            token or settings.ops_token)
     click.echo(json.dumps(answer, indent=2) if as_json else table(answer))

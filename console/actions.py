@@ -1,4 +1,4 @@
-"""Acting from the console: publish operator commands exactly as the CLI does (infra/commands.py),
+"""Acting from the console: publish operator commands exactly as the CLI does (ops/commands.py),
 wait for each outcome, then (read your writes, bounded) until the read model shows it, and say in
 plain words what happened."""
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from infra.commands import command_record, publish_many_and_wait
+from ops.commands import command_record, publish_many_and_wait
 from readmodel import queries as q
 
 #: The worker's finding codes, for a clerk.

@@ -88,18 +88,19 @@ class Settings(BaseSettings):
                                        "MESSAGE_BYTES; typical ATS events are ~300 bytes).")
     fault: str | None = Field(default=None, description="Tests only: AGENT:KIND makes that agent fail on that "
                               "kind of message (checks the failure policy; never set in production).")
-    web_port: int = Field(default=6066, ge=0, le=65535, description="Worker's ops HTTP port (metrics, API).")
+    web_port: int = Field(default=6066, ge=0, le=65535, description="Worker's ops HTTP port (/healthz, /readyz, /metrics).")
     clock: str | None = Field(default=None, description="Test/demo only: a fixed ISO instant the workers use as "
                               "'now' (e.g. 2026-11-24T19:00:00Z); unset means real UTC time.")
     clock_file: Path | None = Field(default=None, description="Test/demo only: a file holding an ISO instant, re-read "
                                     "whenever it changes, so the clock of a running worker can be moved forward. "
                                     "Takes precedence over BACKOFFICE_CLOCK.")
     ops_api_url: str | None = Field(default=None, description="Where the CLI reads the ops API (e.g. "
-                                    "http://worker:6066); unset means http://127.0.0.1:<BACKOFFICE_WEB_PORT>.")
+                                    "http://api:8066); unset means http://127.0.0.1:<BACKOFFICE_API_PORT>.")
     ops_token: str | None = Field(default=None, description="Bearer token the CLI sends to the ops API "
                                   "(one of BACKOFFICE_OPS_TOKENS).")
     ops_tokens: SecretStr = Field(default=SecretStr("{}"), description="Tokens of the ops API and the console's "
-                                  "first admin login: a JSON object {token: tenant id or \"*\"}.")
+                                  "first admin login: a JSON object {token: tenant id, or \"*\" for an operator of every "
+                                  "tenant}.")
     console_host: str = Field(default="127.0.0.1", description="Address `backoffice console` listens on.")
     console_port: int = Field(default=8080, ge=0, le=65535, description="Port of `backoffice console` "
                               "(the clerks' web screens).")
@@ -113,6 +114,11 @@ class Settings(BaseSettings):
                                          "HTTPS (set it behind a TLS proxy).")
     console_command_timeout: float = Field(default=60, gt=0, le=600, description="Seconds a console action waits "
                                            "for its command's outcome and for the read model to show it.")
+    api_host: str = Field(default="127.0.0.1", description="Address `backoffice api` listens on.")
+    api_port: int = Field(default=8066, ge=0, le=65535, description="Port of `backoffice api` (the ops API, "
+                          "answered from the read model).")
+    api_ready_max_lag: int = Field(default=10000, ge=0, description="`backoffice api`'s /readyz answers 503 when "
+                                   "the projector is more than this many messages behind the billing topics.")
     api_max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=64 * 1024 * 1024,
                                     description="Largest request body the ops API reads (bytes); larger is a 413.")
     api_max_json_depth: int = Field(default=16, ge=2, le=1000, description="Deepest JSON nesting the ops API "

@@ -88,6 +88,9 @@ invoices = Table(
     Column("period_end", Date),
     Column("purchase_order", Text),
     Column("line_count", Integer, nullable=False),
+    Column("document_uris", Text),                     # JSON list of stored PDFs (migration 0002)
+    Column("error", Text),                             # the last refused document command, if any
+    Column("allocations", Text),                       # credit memo: JSON [{invoice_id, amount}]
     Index("ix_invoices_tenant_status", "tenant_id", "status"),
     Index("ix_invoices_tenant_account", "tenant_id", "account_id"),
     Index("ix_invoices_tenant_batch", "tenant_id", "batch_id"),

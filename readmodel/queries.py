@@ -134,6 +134,9 @@ def invoice_detail(engine: Engine, tenant: str, ref: str) -> dict:
             e.invoice_id == invoice_id).order_by(e.offset))]
     for line in lines:
         line["short_id"] = short_id(line["pay_line_id"])
+    head["document_uris"] = json.loads(head.get("document_uris") or "[]")
+    head["allocations"] = [{"invoice_id": a["invoice_id"], "amount": Decimal(a["amount"])}
+                           for a in json.loads(head.get("allocations") or "[]")]
     return {**head, "lines": lines, "sync": sync, "history": history}
 
 
@@ -252,3 +255,87 @@ def behind(engine: Engine, group: str, ends: dict[tuple[str, int], int]) -> dict
     """Partitions where the projector has not reached `ends` yet: {(topic, partition): messages left}."""
     held = positions(engine, group)
     return {k: end - held.get(k, 0) for k, end in ends.items() if held.get(k, 0) < end}
+
+
+# -- the ops API (`backoffice api`) -------------------------------------------------------------
+def batch_exists(engine: Engine, tenant: str, batch_id: str) -> bool:
+    """Whether `tenant` has a document in batch `batch_id` (another tenant's batch is not its)."""
+    i = m.invoices.c
+    with engine.connect() as c:
+        return c.execute(sa.select(i.invoice_id).where(i.tenant_id == tenant, i.batch_id == batch_id).limit(1)
+                         ).first() is not None
+
+
+def batch_summaries(engine: Engine, tenant: str) -> list[dict]:
+    """List Batches' rows, newest first: period, counts, first/last number, amounts per category
+    (sums of the documents' line amounts), and how many documents are in each sync status (the
+    newest status of any AR/GL system; NOT_SYNCED when none answered)."""
+    i, x = m.invoices.c, m.invoice_lines.c
+    with engine.connect() as c:
+        docs = c.execute(sa.select(i.invoice_id, i.batch_id, i.kind, i.number, i.period_start, i.period_end,
+                                   i.updated_at).where(i.tenant_id == tenant)).all()
+        started = dict(c.execute(sa.select(m.invoice_events.c.invoice_id, sa.func.min(m.invoice_events.c.occurred_at))
+                                 .where(m.invoice_events.c.tenant_id == tenant)
+                                 .group_by(m.invoice_events.c.invoice_id)).all())
+        amounts = c.execute(sa.select(i.batch_id, x.category, sa.func.sum(x.amount))
+                            .select_from(m.invoice_lines.join(m.invoices, i.invoice_id == x.invoice_id))
+                            .where(i.tenant_id == tenant).group_by(i.batch_id, x.category)).all()
+    synced = newest_sync(engine, [d.invoice_id for d in docs])
+    rows: dict[str, dict] = {}
+    for d in docs:
+        row = rows.setdefault(d.batch_id, {"batch_id": d.batch_id, "created_at": None, "period_start": None,
+                                           "period_end": None, "invoice_count": 0, "credit_memo_count": 0,
+                                           "numbers": [], "amount_timesheets": Decimal("0.00"),
+                                           "amount_products_services": Decimal("0.00"), "sync_status": {}})
+        created = started.get(d.invoice_id) or d.updated_at
+        row["created_at"] = created if row["created_at"] is None else min(row["created_at"], created)
+        for k, pick in (("period_start", min), ("period_end", max)):
+            value = getattr(d, k)
+            if value is not None:
+                row[k] = value if row[k] is None else pick(row[k], value)
+        row["invoice_count" if d.kind == "INVOICE" else "credit_memo_count"] += 1
+        if d.number and d.number.isdigit():
+            row["numbers"].append(int(d.number))
+        status = synced.get(d.invoice_id, "NOT_SYNCED")
+        row["sync_status"][status] = row["sync_status"].get(status, 0) + 1
+    for batch_id, category, amount in amounts:
+        key = "amount_timesheets" if category == "TIMESHEETS" else "amount_products_services"
+        rows[batch_id][key] += _money(amount)
+    out = []
+    for row in rows.values():
+        numbers = row.pop("numbers")
+        row.update(first_number=str(min(numbers)) if numbers else None,
+                   last_number=str(max(numbers)) if numbers else None,
+                   sync_status=dict(sorted(row["sync_status"].items())))
+        out.append(row)
+    return sorted(out, key=lambda r: (str(r["created_at"]), r["batch_id"]), reverse=True)
+
+
+def newest_sync(engine: Engine, invoice_ids) -> dict[str, str]:
+    """{invoice id: the status of its newest AR/GL sync outcome, any system} for those with one."""
+    s = m.sync_status.c
+    newest: dict[str, tuple] = {}
+    with engine.connect() as c:
+        for invoice_id, status, at in c.execute(sa.select(s.invoice_id, s.status, s.occurred_at)
+                                                .where(s.invoice_id.in_(list(invoice_ids)))):
+            if invoice_id not in newest or at > newest[invoice_id][1]:
+                newest[invoice_id] = (status, at)
+    return {i: status for i, (status, _) in newest.items()}
+
+
+def outcomes_of(engine: Engine, tenant: str, commands: tuple[str, ...] | None = None,
+                prefix: str | None = None) -> list[dict]:
+    """The tenant's command outcomes (optionally of these kinds, or with command ids starting with
+    `prefix`), oldest first, findings and invoice ids as lists."""
+    o = m.command_outcomes.c
+    where = [o.tenant_id == tenant]
+    if commands:
+        where.append(o.command.in_(commands))
+    if prefix:
+        where.append(o.command_id.startswith(prefix, autoescape=True))
+    with engine.connect() as c:
+        found = [_row(r) for r in c.execute(sa.select(m.command_outcomes).where(*where)
+                                            .order_by(o.occurred_at, o.command_id))]
+    for r in found:
+        r["findings"], r["invoice_ids"] = json.loads(r["findings"]), json.loads(r["invoice_ids"])
+    return found

@@ -66,6 +66,9 @@ def invoice_row(r: dict) -> dict:
         "total": r["total"], "issue_date": r.get("issue_date"), "due_date": r.get("due_date"),
         "period_start": r.get("period_start"), "period_end": r.get("period_end"),
         "purchase_order": r.get("purchase_order"), "line_count": len(r["lines"]),
+        "document_uris": json.dumps(list(r.get("document_uris") or [])), "error": r.get("error"),
+        "allocations": json.dumps([{"invoice_id": a["invoice_id"], "amount": str(a["amount"])}
+                                   for a in r.get("allocations") or []]),
     }
 
 

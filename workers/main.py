@@ -13,7 +13,6 @@ AGENT_MODULES = [
     "workers.agents_scheduler",
     "workers.web",
     "workers.agents_sync_status",
-    "workers.api_views",
 ]
 EXIT_NEW_BROKER = 3         # the broker came back empty (a new memory-only one): see guard_local_state
 

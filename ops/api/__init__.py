@@ -1,14 +1,6 @@
-"""The ops HTTP API (JSON), served by each worker's web server (workers/api_views.py).
-
-- Auth: `Authorization: Bearer <token>`; BACKOFFICE_OPS_TOKENS is a JSON object
-  {token: tenant id, or "*" for an operator of every tenant}. No token or an unknown one
-  is a 401; a tenant token asking for another tenant is a 403.
-- Reads answer from the tables of the worker that receives the request. Run the API on a
-  single worker (or put one worker's port behind the load balancer's ops route): tables
-  are partitioned, so a second worker only sees its own partitions. Every read says how
-  many ledger partitions it covered (`coverage`), so a partial answer never passes for a
-  whole one.
-- Writes publish the same billing.commands records as the CLI and answer 202 with the
-  command id; `?wait=SECONDS` waits for the outcome on billing.outcomes.
-- Bad input: 400/422 with {"error": ..., "field": ...} naming the offending field.
+"""What the ops API (api/, `backoffice api`) and the worker's web server share: bearer tokens
+(auth.py: BACKOFFICE_OPS_TOKENS = {token: tenant id or "*"}), the door rules (gate.py: only
+/healthz, /readyz and /metrics are open; a route of a tenant needs that tenant's token or "*",
+any other route an operator's), and bounded JSON bodies (bodies.py: size and nesting checked
+before parsing). The worker serves only its probes now; the API answers from the read model.
 """

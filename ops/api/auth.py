@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import os
 
 
 class AuthError(Exception):
@@ -13,7 +12,12 @@ class AuthError(Exception):
 
 
 def load_tokens(raw: str | None = None) -> dict[str, str]:
-    raw = raw if raw is not None else os.environ.get("BACKOFFICE_OPS_TOKENS", "{}")
+    """The token map: `raw` (JSON), else BACKOFFICE_OPS_TOKENS through the settings."""
+    if raw is None:
+        from infra.settings import load_settings
+
+        secret = load_settings().ops_tokens
+        raw = secret.get_secret_value() if secret is not None else "{}"
     tokens = json.loads(raw or "{}")
     if not isinstance(tokens, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tokens.items()):
         raise ValueError("BACKOFFICE_OPS_TOKENS must be a JSON object {token: tenant id or \"*\"}")

@@ -1,5 +1,7 @@
 """The one door of the worker's web server: every request needs a bearer token of the right
 tenant, except the three probes a load balancer and Prometheus call (/healthz, /readyz, /metrics).
+The worker serves nothing else of its own now (the ops API is `backoffice api`, api/doors.py uses
+`check` and `is_open` from here), but Faust's web server may: this keeps it shut.
 
 An aiohttp middleware, so it covers every route the server has, including any a Faust upgrade
 might add: a route with a `{tenant}` segment needs a token of that tenant (or an operator's

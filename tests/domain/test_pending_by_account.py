@@ -64,24 +64,3 @@ def _placement(pid: str, client: str):
     from dataclasses import replace
 
     return replace(placement(pid, office=None), client_id=client)
-
-
-def test_list_batches_answer_carries_the_pending_list_per_account():
-    """The ops API's List Batches (ops/api/reads.py) shows the same rows, amounts as strings, and
-    its answer still validates against the published model."""
-    from ops.api.models import BatchList
-    from ops.api.reads import list_batches
-
-    placements = {"p-a1": _placement("p-a1", "a1"), "p-a2": _placement("p-a2", "a2")}
-    lines = [PayLine("t1", f"t1:p-a1|{n}", "p-a1", PayLineSource.TIMESHEET, "x", Decimal(1), Decimal(a), Decimal(a),
-                     DAY, DAY, pay_code=PayCode.REG) for n, a in enumerate(["10.10", "0.05"])]
-    lines.append(PayLine("t1", "t1:p-a2|fee", "p-a2", PayLineSource.FEE, "fee", Decimal(1), Decimal("99.99"),
-                         Decimal("99.99"), DAY, DAY, fee_id="f"))
-    answer = list_batches("t1", lines, [], {}, {"ledger_partitions": [0], "of": 1}, placements, _hierarchy())
-    BatchList.model_validate(answer)
-    assert answer["pending"]["accounts"] == [
-        {"account_id": "a1", "account_name": "Acme", "currency": "USD", "timesheets": "10.15",
-         "products_services": "0.00", "pay_lines": 2},
-        {"account_id": "a2", "account_name": "Bolt", "currency": "USD", "timesheets": "0.00",
-         "products_services": "99.99", "pay_lines": 1}]
-    assert (answer["pending"]["timesheets"], answer["pending"]["products_services"]) == ("10.15", "99.99")

@@ -74,7 +74,8 @@ def test_the_worker_records_where_the_connectors_read():
         assert SERVICES[name]["environment"]["BACKOFFICE_DOCUMENT_STORE"] == store, name
         assert "backoffice-data:/var/lib/backoffice" in SERVICES[name]["volumes"], name
     assert "backoffice-data:/var/lib/backoffice" in worker["volumes"]
-    assert env["BACKOFFICE_OPS_TOKENS"] and env["BACKOFFICE_SMTP_HOST"] and env["BACKOFFICE_SMTP_PORT"]
+    assert env["BACKOFFICE_SMTP_HOST"] and env["BACKOFFICE_SMTP_PORT"]
+    assert "BACKOFFICE_OPS_TOKENS" not in env, "the worker serves no API: the tokens belong to the api service"
     smtp_host = env["BACKOFFICE_SMTP_HOST"].removeprefix("${BACKOFFICE_SMTP_HOST:-").removesuffix("}")
     assert smtp_host in SERVICES and smtp_host in worker["depends_on"]
     dockerfile = (ROOT / "Dockerfile").read_text()
@@ -88,3 +89,13 @@ def test_the_connectors_config_names_registered_systems():
 
     connections = load_connections(ROOT / "deploy" / "connectors.yaml")
     assert connections and {c.system for c in connections.values()} <= set(FACTORIES)
+
+
+def test_the_api_reads_the_projectors_database_with_the_ops_tokens():
+    api, projector = SERVICES["api"], SERVICES["projector"]
+    assert api["command"] == ["api"]
+    env = api["environment"]
+    assert env["BACKOFFICE_DATABASE_URL"] == projector["environment"]["BACKOFFICE_DATABASE_URL"]
+    assert env["BACKOFFICE_OPS_TOKENS"] and env["BACKOFFICE_API_HOST"] == "0.0.0.0"
+    assert str(env["BACKOFFICE_API_PORT"]) in {str(p) for p in api["expose"]}
+    assert "/readyz" in " ".join(api["healthcheck"]["test"])

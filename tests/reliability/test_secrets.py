@@ -42,6 +42,7 @@ from tests.connectors.xero_server import XeroTestServer
 from tests.documents.pdfs import pdf_text
 from tests.documents.smtp import Authenticator, RecordingHandler, SmtpServer
 from tests.reliability.corpus import AS_OF, build
+from tests.api.stack import read_side_env
 from tests.reliability.test_hostile_corpus import _dead_letters
 from tests.workers.harness import WorkerProcess, produce, records_by, wait_drained, wait_until
 from tests.workers.test_pipeline import command, outcomes
@@ -169,6 +170,14 @@ def run_sweep(bootstrap: str, tmp_path: Path, name: str, monkeypatch, *, full: b
         xero.inject("org-sec", "5xx", 1000, methods=("PUT", "POST"))  # past the retry budget: a dead letter
         w = worker("json")
         base = f"http://127.0.0.1:{port}"
+        # the ops API (`backoffice api`) and the projector filling its read model, logging in JSON
+        api_port = free_port()
+        read_env = {**read_side_env(bootstrap, name, data, ops_tokens), "BACKOFFICE_API_PORT": str(api_port),
+                    "BACKOFFICE_LOG_FORMAT": "json", "BACKOFFICE_LOG_LEVEL": loglevel.upper()}
+        read_side = [WorkerProcess(bootstrap, name, data, worker_id=role, extra_env=read_env,
+                                   command=[sys.executable, "-m", "cli.main", role]).start()
+                     for role in ("projector", "api")]
+        api_base = f"http://127.0.0.1:{api_port}"
         try:
             with Running(setup.runner(bootstrap, f"{name}-xero", attempts=3)):
                 wait_until(lambda: httpx.get(f"{base}/readyz", timeout=2).status_code == 200, 120,
@@ -185,17 +194,17 @@ def run_sweep(bootstrap: str, tmp_path: Path, name: str, monkeypatch, *, full: b
                 ids = done[gen]["invoice_ids"]
                 assert done[gen]["ok"] and ids, done
                 # the API: a wrong token (refused), the tenant's token, the operator's token
-                # the worker's invoices table catches up with the outcome (an unknown id is a 404 at the door)
-                wait_until(lambda: all(httpx.get(f"{base}/api/v1/tenants/{tenant}/invoices/{i}", timeout=10, headers={
+                # the read model catches up with the outcome (an unknown id is a 404 at the door)
+                wait_until(lambda: all(httpx.get(f"{api_base}/api/v1/tenants/{tenant}/invoices/{i}", timeout=10, headers={
                     "Authorization": f"Bearer {values['ops_tenant']}"}).status_code == 200 for i in ids), 120,
                     message="the invoices readable through the API")
                 answers = []
                 for token, status in ((values["ops_wrong"], 401), (values["ops_tenant"], 200),
                                       (f"{values['ops_tenant']} {values['ops_root']}", 401)):
-                    answers.append(httpx.get(f"{base}/api/v1/tenants/{tenant}/batches",
+                    answers.append(httpx.get(f"{api_base}/api/v1/tenants/{tenant}/batches",
                                              headers={"Authorization": f"Bearer {token}"}, timeout=30))
                     assert answers[-1].status_code == status, (status, answers[-1].text)
-                answers.append(httpx.post(f"{base}/api/v1/tenants/{tenant}/commands/record", json={"invoice_ids": ids},
+                answers.append(httpx.post(f"{api_base}/api/v1/tenants/{tenant}/commands/record", json={"invoice_ids": ids},
                                           headers={"Authorization": f"Bearer {values['ops_root']}"}, timeout=30))
                 assert answers[-1].status_code == 202, answers[-1].text
                 sinks["ops API answers"] = b"\n".join(r.content + repr(r.headers).encode() for r in answers)
@@ -225,8 +234,13 @@ def run_sweep(bootstrap: str, tmp_path: Path, name: str, monkeypatch, *, full: b
                            message=f"sent; log:\n{w.log()[-2000:]}")
                 assert len(smtp.handler.received) >= len(ids) and auth.logins
                 sinks["metrics worker"] = httpx.get(f"{base}/metrics", timeout=10).content
+                sinks["metrics ops API"] = httpx.get(f"{api_base}/metrics", timeout=10).content
         finally:
             w.stop()
+            for p in read_side:
+                p.stop()
+        for role in ("projector", "api"):
+            sinks[f"{role} log"] = (data / f"worker-{role}.log").read_bytes()
         sinks["metrics test process (connector)"] = generate_latest(REGISTRY)
         sinks["connector log json"] = logs.json.getvalue().encode()
         sinks["connector log text"] = logs.text.getvalue().encode()

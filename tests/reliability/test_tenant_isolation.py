@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.policy
+import json
 import re
 from dataclasses import replace
 from decimal import Decimal
@@ -22,17 +23,17 @@ import httpx
 import pytest
 
 from infra.admin import create_topics
-from infra.broker import free_port
 from infra.readback import read_to_end
-from ops.api.models import COMMAND_BODIES
+from api.models import COMMAND_BODIES
 from schemas.codec import decode
 from schemas.topics import ATS_ACCOUNTS, ATS_PLACEMENTS, BILLING_INVOICES
 from simulator.generate import generate
 from simulator.publish import publish
 from tests.documents.pdfs import pdf_text
 from tests.documents.smtp import RecordingHandler, SmtpServer
-from tests.ops.test_api import api_worker_env
-from tests.workers.harness import WorkerProcess, wait_drained, wait_until, produce
+from tests.api.stack import start_stack
+from tests.api.test_live import api_worker_env
+from tests.workers.harness import wait_drained, wait_until, produce
 from tests.workers.oracle import assert_gapless, assert_invoiced_exactly_once, due_by
 from tests.workers.test_pipeline import command, outcomes
 from workers.names import ingest_topics
@@ -100,21 +101,19 @@ def run_isolation(bootstrap: str, tmp_path: Path, name: str, *, placements: int,
 
     tokens = {"a-token": a, "b-token": b, "root-token": "*"}
     token_of = {a: "a-token", b: "b-token"}
-    port = free_port()
     with SmtpServer(RecordingHandler()) as smtp:
-        env = {**api_worker_env(tokens, tmp_path), "BACKOFFICE_CLOCK": CLOCK, "BACKOFFICE_SMTP_PORT": str(smtp.port),
+        env = {**api_worker_env(tmp_path), "BACKOFFICE_CLOCK": CLOCK, "BACKOFFICE_SMTP_PORT": str(smtp.port),
                "BACKOFFICE_SMTP_ATTEMPTS": "3", "BACKOFFICE_SMTP_BACKOFF_SECONDS": "0.05",
-               "BACKOFFICE_ORPHAN_GRACE_SECONDS": "0"}
-        worker = WorkerProcess(bootstrap, name, tmp_path, web_port=port, extra_env=env).start()
-        base = f"http://127.0.0.1:{port}"
+               "BACKOFFICE_ORPHAN_GRACE_SECONDS": "0", "BACKOFFICE_OPS_TOKENS": json.dumps(tokens)}
+        # the worker, the projector and the ops API (`backoffice api`, answering from the read model)
+        stack = start_stack(bootstrap, name, tmp_path, tokens, env, web_ports=True)
+        base, worker_base = stack.base, f"http://127.0.0.1:{stack.workers[0].web_port}"
         try:
-            wait_until(lambda: httpx.get(f"{base}/readyz", timeout=2).status_code == 200, 120,
-                       message=f"readyz; log:\n{worker.log()[-2000:]}")
             wait_drained(bootstrap, name, ingest_topics(name))
             gen = {t: f"{t}-gen" for t in (a, b)}
             produce(bootstrap, [command(t, cid, "GENERATE", as_of=AS_OF) for t, cid in gen.items()])
             done = wait_until(lambda: (o := outcomes(bootstrap, set(gen.values()))) and len(o) == 2 and o, 180,
-                              message=f"generate outcomes; log:\n{worker.log()[-3000:]}")
+                              message=f"generate outcomes; logs:\n{stack.logs()}")
             assert all(o["ok"] for o in done.values()), done
             invoice_ids = {t: set(done[gen[t]]["invoice_ids"]) for t in (a, b)}
             every = invoice_ids[a] | invoice_ids[b]
@@ -122,11 +121,16 @@ def run_isolation(bootstrap: str, tmp_path: Path, name: str, *, placements: int,
             def all_sent():
                 sent = {r["invoice_id"] for r in _invoice_events(bootstrap, {a, b}) if r["event_type"] == "SENT"}
                 return sent >= every and len(smtp.handler.received) >= len(every)
-            wait_until(all_sent, 240, interval=1.0, message=f"every invoice e-mailed; log:\n{worker.log()[-3000:]}")
+            wait_until(all_sent, 240, interval=1.0, message=f"every invoice e-mailed; logs:\n{stack.logs()}")
+
+            def projected():
+                return all(len(httpx.get(f"{base}/api/v1/tenants/{t}/invoices?status=SENT", headers=_auth(token_of[t]),
+                                         timeout=30).json()["items"]) == len(invoice_ids[t]) for t in (a, b))
+            wait_until(projected, 120, interval=1.0, message=f"the read model to show them sent\n{stack.logs()}")
             api = _api_checks(base, a, b, token_of, invoice_ids, expected, marker)
-            metrics = httpx.get(f"{base}/metrics", timeout=10).text
+            metrics = httpx.get(f"{worker_base}/metrics", timeout=10).text + httpx.get(f"{base}/metrics", timeout=10).text
         finally:
-            worker.stop()
+            stack.stop()
         received = list(smtp.handler.received)
 
     events = _invoice_events(bootstrap, {a, b})

@@ -13,11 +13,11 @@ from click.testing import CliRunner
 
 from cli.main import _load_commands, cli
 from infra.admin import create_topics
-from infra.broker import free_port
 from schemas.codec import encode
 from schemas.topics import ATS_ACCOUNTS, ATS_PLACEMENTS, BILLING_OUTCOMES
 from simulator.records import account_record, placement_record
-from tests.workers.harness import WorkerProcess, produce, records_by, wait_drained, wait_until
+from tests.api.stack import start_stack
+from tests.workers.harness import produce, records_by, wait_drained, wait_until
 from tests.workers.test_consolidate import _ts
 from tests.workers.test_pipeline import invoice_events
 from workers.names import ingest_topics
@@ -55,19 +55,17 @@ def test_a_window_blocked_by_the_health_check_is_retried_until_the_data_is_fixed
     create_topics(kafka_bootstrap)
     app_id = f"t{uuid.uuid4().hex[:10]}"
     tenant = f"{app_id}-b"
-    port = free_port()
-    worker = WorkerProcess(kafka_bootstrap, app_id, tmp_path, web_port=port, extra_env={
-        "BACKOFFICE_SCHEDULER_INTERVAL": "2", "BACKOFFICE_CLOCK": CLOCK,
-        "BACKOFFICE_OPS_TOKENS": json.dumps({TOKEN: tenant}),
-        "BACKOFFICE_DOCUMENT_STORE": str(tmp_path / "docs"), "BACKOFFICE_SENT_LOG": str(tmp_path / "sent"),
-        "BACKOFFICE_SMTP_PORT": "1", "BACKOFFICE_SMTP_ATTEMPTS": "1"})
+    env = {"BACKOFFICE_SCHEDULER_INTERVAL": "2", "BACKOFFICE_CLOCK": CLOCK,
+           "BACKOFFICE_DOCUMENT_STORE": str(tmp_path / "docs"), "BACKOFFICE_SENT_LOG": str(tmp_path / "sent"),
+           "BACKOFFICE_SMTP_PORT": "1", "BACKOFFICE_SMTP_ATTEMPTS": "1"}
     # p2's account "ghost" is missing: the window's health check finds NO_BILLTO for its lines
     produce(kafka_bootstrap, [_account(tenant, "acme"), _placement(tenant, "p1", "acme"),
                               _placement(tenant, "p2", "ghost"), _ts(tenant, "p1", WEEK), _ts(tenant, "p2", WEEK)])
-    worker.start()
+    # the worker, the projector and the ops API (`backoffice api`): windows are read from the read model
+    stack = start_stack(kafka_bootstrap, app_id, tmp_path, {TOKEN: tenant}, env)
+    worker = stack.workers[0]
     try:
-        api = f"http://127.0.0.1:{port}"
-        wait_until(lambda: httpx.get(f"{api}/readyz", timeout=2).status_code == 200, 120, message="readyz")
+        api = stack.base
         wait_drained(kafka_bootstrap, app_id, ingest_topics(app_id))
         first = f"close:{tenant}:{WINDOW}"
         blocked = wait_until(lambda: records_by(kafka_bootstrap, BILLING_OUTCOMES, "command_id", {first}).get(first),
@@ -111,4 +109,4 @@ def test_a_window_blocked_by_the_health_check_is_retried_until_the_data_is_fixed
         assert set(on_invoices) == _expected_lines(tenant, ("p1", "p2")) and set(on_invoices.values()) == {1}
         assert "--- Logging error ---" not in worker.log()
     finally:
-        worker.stop()
+        stack.stop()

@@ -1,4 +1,5 @@
-"""Request bodies and answers of the ops API (pydantic v2: validation and the OpenAPI schemas)."""
+"""Request bodies and answers of the ops API (pydantic v2): FastAPI validates with them and derives
+the OpenAPI document from them."""
 from __future__ import annotations
 
 import datetime as dt
@@ -80,12 +81,14 @@ class Error(BaseModel):
 
 class CommandAccepted(BaseModel):
     command_ids: list[str]
-    outcomes: dict[str, dict | None] = Field(default_factory=dict)
+    outcomes: dict[str, dict | None] = Field(default_factory=dict, description="with ?wait: each command's "
+                                             "outcome (null when none arrived in time)")
+    read_model: str | None = Field(default=None, description="with ?wait: 'caught up' once the read model shows "
+                                   "the outcomes (read your writes), else why not")
 
 
-class Coverage(BaseModel):
-    ledger_partitions: list[int]
-    of: int
+Complete = Field(default="complete", description="Answers come from the read model, which holds every "
+                 "partition: always complete")
 
 
 class AccountPending(BaseModel):
@@ -107,8 +110,8 @@ class PendingAmounts(BaseModel):
 class BatchRow(BaseModel):
     batch_id: str
     created_at: str
-    period_start: str
-    period_end: str
+    period_start: str | None
+    period_end: str | None
     invoice_count: int
     credit_memo_count: int
     first_number: str | None
@@ -122,7 +125,7 @@ class BatchList(BaseModel):
     tenant_id: str
     pending: PendingAmounts
     batches: list[BatchRow]
-    coverage: Coverage
+    coverage: Literal["complete"] = Complete
 
 
 class InvoiceSummary(BaseModel):
@@ -153,14 +156,16 @@ class InvoiceDetail(BaseModel):
     subtotal: str
     tax: str
     total: str
-    issue_date: str
-    due_date: str
+    issue_date: str | None
+    due_date: str | None
+    batch_id: str
     lines: list[dict]
     allocations: list[dict] = []
     history: list[dict]
     document_uris: list[str]
     error: str | None = None
-    sync: dict | None
+    sync: dict | None = Field(description="the newest AR/GL sync outcome (any system)")
+    syncs: list[dict] = Field(default_factory=list, description="the newest outcome per AR/GL system")
 
 
 class HealthFinding(BaseModel):
@@ -174,7 +179,10 @@ class TenantHealth(BaseModel):
     tenant_id: str
     ok: bool
     findings: list[HealthFinding]
-    coverage: Coverage
+    checked_at: str | None = Field(description="when the worker last ran the health check for this tenant "
+                                   "(a generate, close-window or consolidate); null if never")
+    command_id: str | None = Field(description="the command whose health check this is")
+    coverage: Literal["complete"] = Complete
 
 
 class WindowRow(BaseModel):
@@ -195,5 +203,12 @@ class WindowRow(BaseModel):
 
 class TenantWindows(BaseModel):
     tenant_id: str
-    served_here: bool = Field(description="whether this worker holds the tenant's window state")
+    served_here: bool = Field(default=True, description="always true: the read model holds every tenant")
     windows: list[WindowRow]
+    scheduled: str = Field(description="how the SCHEDULED rows were found: the deployment's default Invoice "
+                           "Setup, or why they are left out")
+
+
+class Listing(BaseModel):
+    tenant_id: str
+    items: list[dict] = Field(description="rows of the read model, amounts as strings")
