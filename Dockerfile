@@ -17,6 +17,7 @@ COPY infra ./infra
 COPY simulator ./simulator
 COPY readmodel ./readmodel
 COPY api ./api
+COPY console ./console
 # /app stays root-owned: everything the processes write lives under /var/lib/backoffice
 # (a named volume copies this ownership when first mounted), never at a path relative to /app.
 RUN pip install . && useradd --create-home backoffice \

@@ -1,27 +1,25 @@
-"""The health check and the batch windows come from the workers' tables, which only the worker
-serves: read them from its ops API (GET .../health, .../windows) with a token of the tenant's
-from BACKOFFICE_OPS_TOKENS. A worker that does not answer is said in words, not a 500."""
+"""The health check's findings and the batch windows, read from the read model with the ops API's
+own functions (api/reads.py, api/windows.py), so the console and `backoffice api` always say the
+same. A read model that cannot be read is said in words, not a 500."""
 from __future__ import annotations
 
-import httpx
+import sqlalchemy as sa
 
 
-def _token(tokens: dict[str, str], tenant: str) -> str | None:
-    return next((t for t, s in tokens.items() if s == tenant), None) or \
-        next((t for t, s in tokens.items() if s == "*"), None)
+def fetch(app, tenant: str, what: str) -> tuple[dict | None, str | None]:
+    """(answer, None) or (None, why not); `what` is "health" or "windows"."""
+    from api.reads import tenant_health
+    from api.windows import tenant_windows
+    from readmodel import queries as q
+    from workers import clock      # the deployment's clock (BACKOFFICE_CLOCK in demos), as the API's
 
-
-def fetch(settings, tokens: dict[str, str], tenant: str, what: str) -> tuple[dict | None, str | None]:
-    """(answer, None) or (None, why not)."""
-    base = settings.ops_api_url or f"http://127.0.0.1:{settings.web_port}"
-    token = _token(tokens, tenant)
-    if token is None:
-        return None, "no ops token for your agency is configured (BACKOFFICE_OPS_TOKENS)"
     try:
-        answer = httpx.get(f"{base.rstrip('/')}/api/v1/tenants/{tenant}/{what}",
-                           headers={"Authorization": f"Bearer {token}"}, timeout=30)
-    except httpx.HTTPError as exc:
-        return None, f"the worker's ops API at {base} did not answer ({exc.__class__.__name__})"
-    if answer.status_code != 200:
-        return None, f"the worker's ops API answered {answer.status_code}: {answer.text[:200]}"
-    return answer.json(), None
+        if what == "health":
+            return tenant_health(tenant, app.engine), None
+        if what == "windows":
+            return tenant_windows(tenant, q.outcomes_of(app.engine, tenant, prefix=f"close:{tenant}:"),
+                                  q.outcomes_of(app.engine, tenant, ("SET_INVOICE_SETUP",)), app.settings,
+                                  clock.now()), None
+    except sa.exc.SQLAlchemyError as exc:
+        return None, f"the read model could not be read ({exc.__class__.__name__})"
+    raise ValueError(f"unknown read {what!r}")

@@ -28,7 +28,7 @@ async def _batches_page(request: Request, **extra):
     found = await blocking(q.batches, app.engine, tenant)
     last = await blocking(cr.last_number, app.engine, tenant)
     currency = await blocking(cr.currency, app.engine, tenant)
-    windows, windows_error = await blocking(fetch, app.settings, app.ops_tokens(), tenant, "windows")
+    windows, windows_error = await blocking(fetch, app, tenant, "windows")
     blocked = [w for w in (windows or {}).get("windows", []) if w.get("status") == "BLOCKED"]
     return render(request, "batches.html", batches=found["batches"][::-1], pending=found["pending"],
                   next_number=(last or 0) + 1, currency=currency, blocked=blocked, windows_error=windows_error,
@@ -44,7 +44,7 @@ async def batches(request: Request):
 async def health(request: Request):
     """Run Health Check: the findings over the tenant's pending lines, each linked to the line."""
     app = request.app.state.console
-    report, error = await blocking(fetch, app.settings, app.ops_tokens(), request.state.tenant, "health")
+    report, error = await blocking(fetch, app, request.state.tenant, "health")
     return await _batches_page(request, health=report, health_error=error)
 
 
