@@ -15,14 +15,16 @@ import pytest
 from infra.admin import create_topics
 from infra.readback import read_to_end
 from schemas.codec import decode
-from schemas.topics import BILLING_INVOICES, BILLING_OUTCOMES
+from schemas.topics import BILLING_COMMANDS, BILLING_INVOICES, BILLING_OUTCOMES
 from simulator.generate import generate
 from simulator.publish import publish
-from tests.workers.harness import WorkerProcess, produce, records_by, wait_drained, wait_until
+from tests.workers.harness import (
+    WorkerProcess, committed_total, produce, records_by, wait_drained, wait_until, wait_while_moving,
+)
 from tests.workers.oracle import assert_gapless, assert_invoiced_exactly_once, due_by, prefixed
 from tests.workers.test_pipeline import command
 from workers.guard import EXIT_AGENT_FAILURE
-from workers.names import ingest_topics
+from workers.names import DOCUMENT_COMMANDS, WINDOW_LINES, ingest_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.takeover_matrix]
 START, AS_OF = dt.date(2026, 9, 7), dt.date(2026, 10, 5)
@@ -132,7 +134,15 @@ def _stop_at_then_complete(kafka_bootstrap, tmp_path, unique_name, step, then, i
             billed = {line["pay_line_id"] for d in docs.values() for line in d["lines"]}
             return billed >= set(expected) and docs
 
-        docs = wait_until(complete, 180, message=f"every due line emitted after {then}; log:\n{heir.log()[-3000:]}")
+        # Stuck (nothing consumed, nothing emitted for 120 s) is the failure, not slow: on 2 shared
+        # cores a restart's recovery and windows can take minutes. Not ledger-commands: the parked
+        # sweep's timer moves it every minute even when billing is stuck.
+        moving = ingest_topics(unique_name) + [BILLING_COMMANDS, f"{unique_name}-{WINDOW_LINES}",
+                                               f"{unique_name}-{DOCUMENT_COMMANDS}"]
+        docs = wait_while_moving(
+            complete, lambda: (committed_total(kafka_bootstrap, unique_name, moving),
+                               len(_generated(kafka_bootstrap, tenants))), idle=120, cap=600,
+            message=f"every due line emitted after {then}; log:\n{heir.log()[-3000:]}")
         assert_invoiced_exactly_once([(line["pay_line_id"], line["amount"]) for d in docs.values()
                                       for line in d["lines"]], expected)
         assert_gapless({t: [int(d["number"]) for d in docs.values() if d["tenant_id"] == t] for t in tenants},
