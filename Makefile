@@ -21,8 +21,8 @@ test: $(STAMP)
 
 # The hostile-input and fault suite (issue 12): everything marked reliability, and the
 # takeover matrix (every consuming agent's injected failure, then a restart). Three xdist
-# processes, one group per test function (tests/conftest.py: --spread): the tests mostly wait on
-# the processes they start, and each xdist process has its own broker.
+# processes, one group and one fresh broker per test (tests/conftest.py: --spread): the tests
+# mostly wait on the processes they start, and none reads another test's events.
 test-reliability: $(STAMP)
 	BACKOFFICE_TAKEOVER_MATRIX=1 $(PY) -m pytest -q -p no:cacheprovider -m "reliability or takeover_matrix" \
 		-n 3 --dist loadgroup --spread

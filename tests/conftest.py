@@ -23,17 +23,27 @@ def pytest_collection_modifyitems(config, items):
     processes (the broker, workers, connectors, PostgreSQL: the `integration` marker) joins one group,
     so they run one at a time, in order, in one process, as they would alone; the other process takes
     the pure and property tests, which only need CPU. `make test-reliability` (`--spread`), whose tests
-    all start real processes and mostly wait on them, gives each test function its own group: each
-    xdist process has its own broker (the session fixture), so groups in different processes share
-    nothing. Without xdist the group marks do nothing."""
+    all start real processes and mostly wait on them, gives each test (each parametrization) its own
+    group and its own broker (kafka_bootstrap), so the takeover matrix's 25 cases spread over the
+    xdist processes and no test reads another's events. Without xdist the group marks do nothing."""
     spread = config.getoption("--spread")
     for item in items:
         if item.get_closest_marker("integration"):
-            group = f"{item.module.__name__}::{getattr(item, 'originalname', item.name)}" if spread else "real-processes"
+            group = item.nodeid if spread else "real-processes"
             item.add_marker(pytest.mark.xdist_group(group))
 
 
-@pytest.fixture(scope="session")
+def broker_scope(fixture_name, config) -> str:
+    """One broker per test under --spread (make test-reliability), one per xdist process otherwise.
+
+    The topics are shared by name (ats.placements...) and every test's worker reads them from the
+    start under its own group, so on a session broker each test also consumed every earlier test's
+    events: the hostile corpus's ~1 MiB messages, the fuzzer's records, the RSS test's ~35,000
+    replayed events. Late takeover cases took 4 minutes instead of one and ran out of their waits."""
+    return "function" if config.getoption("--spread") else "session"
+
+
+@pytest.fixture(scope=broker_scope)
 def kafka_bootstrap(tmp_path_factory):
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if external:
@@ -48,3 +58,8 @@ def kafka_bootstrap(tmp_path_factory):
 def unique_name():
     """A fresh prefix so tests sharing the session broker never see each other's topics or groups."""
     return f"t{uuid.uuid4().hex[:10]}"
+
+
+def broker_scope_or_module(fixture_name, config) -> str:
+    """For a module fixture that uses kafka_bootstrap: per test when the broker is (--spread)."""
+    return "function" if broker_scope(fixture_name, config) == "function" else "module"

@@ -1,6 +1,7 @@
 """billing.commands (keyed by tenant): validate, deduplicate by command id, fan out."""
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from dataclasses import replace
@@ -40,34 +41,33 @@ def _pure(convert, *args):
         raise CommandRefused(f"{type(exc).__name__}: {exc}") from exc
 
 
-async def _dispatch(cmd: dict) -> None:
+async def _dispatch(cmd: dict) -> list:
+    """Send what carries the command out; returns the sends' futures (await them for the broker's acks)."""
     kind, tenant = cmd["command"], cmd["tenant_id"]
     if kind in WINDOW_ACTIONS:
         state = tenants.get(tenant.encode())
         request = _pure(window_request, cmd, SETTINGS, clock.now(), state.sequence.last_number if state else 0,
                         calendar_for(state, SETTINGS))
         if kind == "CLOSE_WINDOW" and state is not None and request.window_key in state.closed:
-            await send_outcome(command_id=cmd["command_id"], tenant_id=tenant, command=kind, ok=True,
-                               message=f"window {request.window_key} was already closed")
-            return
-        for partition in range(P):
-            await ledger_commands.send(key=b"collect", partition=partition, value=Collect(request, partition, P))
-    elif kind in ("SNOOZE", "UNSNOOZE", "CREATE_CREDIT_MEMO"):
+            return [await send_outcome(command_id=cmd["command_id"], tenant_id=tenant, command=kind, ok=True,
+                                       message=f"window {request.window_key} was already closed")]
+        return [await ledger_commands.send(key=b"collect", partition=partition, value=Collect(request, partition, P))
+                for partition in range(P)]
+    if kind in ("SNOOZE", "UNSNOOZE", "CREATE_CREDIT_MEMO"):
         msg = _pure(line_command, cmd, clock.today(), SETTINGS.limits())
         key = msg.placement_key.encode()
-        await ledger_commands.send(key=key, partition=partition_for(key, P), value=msg)
-    elif kind in DOCUMENT_ACTIONS:
+        return [await ledger_commands.send(key=key, partition=partition_for(key, P), value=msg)]
+    if kind in DOCUMENT_ACTIONS:
         msg = _pure(document_command, cmd)
-        await document_commands.send(key=msg.invoice_id.encode(), value=msg)
-    elif kind == "SET_INVOICE_SETUP":
-        await _set_invoice_setup(cmd)
-    elif kind == "RESYNC":
-        pass   # the connectors consume billing.commands for RESYNC themselves
-    else:
-        raise CommandRefused(f"unknown command {kind}")
+        return [await document_commands.send(key=msg.invoice_id.encode(), value=msg)]
+    if kind == "SET_INVOICE_SETUP":
+        return [await _set_invoice_setup(cmd)]
+    if kind == "RESYNC":
+        return []   # the connectors consume billing.commands for RESYNC themselves
+    raise CommandRefused(f"unknown command {kind}")
 
 
-async def _set_invoice_setup(cmd: dict) -> None:
+async def _set_invoice_setup(cmd: dict):
     """The tenant's calendar changes from each cycle's next unopened window (backoffice.invoice_setup).
     Read and written with no await between, so no assembler write can interleave; the assembler
     carries the calendar over from a fresh read when it writes the tenant (window_logic.keep_calendar)."""
@@ -78,13 +78,20 @@ async def _set_invoice_setup(cmd: dict) -> None:
     calendar, cuts = apply_setup(calendar, setup, clock.now(), state.closed)
     tenants[tkey] = replace(state, calendar=calendar)
     starts = ", ".join(f"{cycle.value} from the period starting {day}" for cycle, day in cuts.items())
-    await send_outcome(command_id=cmd["command_id"], tenant_id=tenant, command=cmd["command"], ok=True,
-                       message=f"Invoice Setup of {tenant}: {setup.describe()}; applies to {starts}")
+    return await send_outcome(command_id=cmd["command_id"], tenant_id=tenant, command=cmd["command"], ok=True,
+                              message=f"Invoice Setup of {tenant}: {setup.describe()}; applies to {starts}")
 
 
 @app.agent(commands_topic)
 async def operator_commands(stream):
-    """Each command id is carried out at most once; a refused command gets an outcome saying why."""
+    """Each command id is carried out once and answered; a refused command gets an outcome saying why.
+
+    The command is marked seen only once the broker has acknowledged what carries it out (the
+    Collects, the line or document command, the outcome). A table write is on the local store at
+    once, while the sends wait in the producer (linger): marked first, a kill -9 in between left a
+    store that said "seen" and a broker that never got the command's effects, so the replay skipped
+    it and the command never got an outcome (a GENERATE in the soak, bench/results/soak.json).
+    A kill after the acks and before the mark only sends the same messages again (idempotent)."""
     async for event in stream.events():
         async with failure_stops_worker("operator_commands", event.message):
             await _command(event.message)
@@ -102,8 +109,10 @@ async def _command(message) -> None:
         return
     injected_fault("operator_commands", cmd["command"])
     try:
-        await _dispatch(cmd)
+        pending = await _dispatch(cmd)
     except CommandRefused as exc:
-        await send_outcome(command_id=cmd["command_id"], tenant_id=cmd["tenant_id"], command=cmd["command"],
-                           ok=False, message=str(exc))
+        pending = [await send_outcome(command_id=cmd["command_id"], tenant_id=cmd["tenant_id"],
+                                      command=cmd["command"], ok=False, message=str(exc))]
+    await asyncio.gather(*pending)
     commands_seen[cid] = cmd["command"]
+    injected_fault("operator_commands", f"seen:{cmd['command']}")

@@ -197,11 +197,20 @@ def _release(msg: Release) -> None:
             ledgers[key] = record
 
 
+def _done_text(msg: LineCommand) -> str:
+    return f"{msg.action.lower()} done for {msg.pay_line_id or msg.placement_key}"
+
+
 async def _line_command(msg: LineCommand) -> None:
     key = msg.placement_key.encode()
     record = ledgers.get(key)
     if record is not None and msg.command_id in record.seen_commands:
         ledgers.keep(key, record, changed=False)       # a replay: re-send what a crash may have lost
+        # The command is marked seen in the (local) store before its outcome is sent, so a crash in
+        # between would leave it unanswered: answer it again (same event id: consumers deduplicate).
+        if msg.action != "RELEASE_INVOICE":
+            await send_outcome(command_id=msg.command_id, tenant_id=msg.tenant_id, command=msg.action, ok=True,
+                               message=_done_text(msg))
         return
     today = clock.today()
     try:
@@ -223,7 +232,7 @@ async def _line_command(msg: LineCommand) -> None:
         else:
             raise DomainError(f"unknown ledger action {msg.action}")
         ledgers[key] = replace(record, ledger=led, seen_commands=record.seen_commands | {msg.command_id})
-        ok, text = True, f"{msg.action.lower()} done for {msg.pay_line_id or msg.placement_key}"
+        ok, text = True, _done_text(msg)
     except DomainError as exc:
         ok, text = False, exc.reason
     except (ArithmeticError, ValueError, TypeError) as exc:   # the pure domain choking on the command's values

@@ -57,7 +57,9 @@ async def _emit_and_confirm(state, chunks, result) -> None:
     """Send everything the window produced and wait for the broker's acks.
 
     Only then is the window marked done: a crash before that replays the window
-    from its chunks, yielding the same ids and numbers (consumers deduplicate).
+    from its chunks, yielding the same ids and numbers (consumers deduplicate). The outcome
+    is acknowledged too: the done mark is in the local store at once, while an unacknowledged
+    send may die with the process, and a replay of a done window answers nothing.
     """
     request = state.request
     pending = []
@@ -77,39 +79,42 @@ async def _emit_and_confirm(state, chunks, result) -> None:
     else:
         message = f"{len(result.invoices)} document(s) generated" + (
             f", numbers {result.batch.first_number}-{result.batch.last_number}" if result.batch else "")
-    await send_outcome(command_id=request.command_id, tenant_id=request.tenant_id,
-                       command=_command_name(request), ok=not result.blocked,
-                       message=message, findings=result.report.findings,
-                       batch_id=result.batch.batch_id if result.batch else None,
-                       invoice_ids=tuple(i.invoice_id for i in result.invoices))
+    await (await send_outcome(command_id=request.command_id, tenant_id=request.tenant_id,
+                              command=_command_name(request), ok=not result.blocked,
+                              message=message, findings=result.report.findings,
+                              batch_id=result.batch.batch_id if result.batch else None,
+                              invoice_ids=tuple(i.invoice_id for i in result.invoices)))
 
 
 async def _refuse(state, chunks, refusal: Refusal) -> None:
     """Nothing generated: every line goes back to Pending, and the command says why."""
     request = state.request
     await asyncio.gather(*await _settle_and_release(request, chunks, {}))
-    await send_outcome(command_id=request.command_id, tenant_id=request.tenant_id, command=_command_name(request),
-                       ok=False, message=f"refused: {refusal.reason}")
+    await (await send_outcome(command_id=request.command_id, tenant_id=request.tenant_id,
+                              command=_command_name(request), ok=False, message=f"refused: {refusal.reason}"))
 
 
 async def _hand_to_invoice_owner(request, chunks) -> None:
     """Manual Consolidate: the invoice's owner decides (it alone knows the invoice's status)
-    and settles or releases the reserved lines itself."""
+    and settles or releases the reserved lines itself. Acknowledged by the broker before the
+    window is marked done (see _emit_and_confirm)."""
     lines = tuple(line for c in chunks for line in c.lines)
     reports = ReportInputs.of(chunks)
     placements = tuple(reports.placements.values())
     hierarchy = hierarchy_for(request.tenant_id, billto.items())
+    pending = []
     if request.account_id:      # only that account's lines travel; the others' reservations are let go here
         kept = lines_of_account(lines, placements, hierarchy, request.account_id)
         kept_ids = {line.pay_line_id for line in kept}
         dropped = [line for line in lines if line.pay_line_id not in kept_ids]
-        await send_settles(release_all(request.window_key, request.tenant_id, dropped, P))
+        pending = await send_settles(release_all(request.window_key, request.tenant_id, dropped, P))
         lines = kept
     approvals = reports.approvals_for(line.timesheet_id for line in lines if line.timesheet_id)
-    await document_commands.send(key=request.consolidate_into.encode(), value=DocumentCommand(
+    pending.append(await document_commands.send(key=request.consolidate_into.encode(), value=DocumentCommand(
         "CONSOLIDATE", request.consolidate_into, request.command_id, placements=placements, lines=lines,
         hierarchy=hierarchy, window_key=request.window_key, pay_line_ids=request.pay_line_ids,
-        approvals=approvals))
+        approvals=approvals)))
+    await asyncio.gather(*pending)
 
 
 @app.agent(window_lines)
@@ -163,6 +168,7 @@ async def _assemble(msg) -> None:
         windows[wkey] = replace(state, done=True, blocked=True)
         for k in chunk_keys:
             del window_chunks[k]
+        injected_fault("assemble_windows", "done")
         return
     await _emit_and_confirm(state, chunks, result)
     metrics.WINDOWS_CLOSED.labels("blocked" if result.blocked else "generated").inc()
@@ -176,3 +182,4 @@ async def _assemble(msg) -> None:
                                 len(result.invoices), result.batch.batch_id if result.batch else None)
     for k in chunk_keys:
         del window_chunks[k]
+    injected_fault("assemble_windows", "done")

@@ -24,9 +24,11 @@ def outcome_record(*, command_id: str, tenant_id: str, command: str, ok: bool, m
             "batch_id": batch_id, "invoice_ids": list(invoice_ids)}
 
 
-async def send_outcome(**kwargs) -> None:
+async def send_outcome(**kwargs):
+    """Returns the send's future: await it for the broker's ack before writing anything that says
+    the command was answered (a table write is local at once; the send waits in the producer)."""
     record = outcome_record(**kwargs)
-    await outcomes_out.send(key=record["command_id"].encode(), value=encode("CommandOutcome", record))
+    return await outcomes_out.send(key=record["command_id"].encode(), value=encode("CommandOutcome", record))
 
 
 async def send_settles(by_partition: Mapping[int, Settle]) -> list:

@@ -23,6 +23,7 @@ from simulator.generate import generate
 from simulator.publish import publish
 from tests.workers.harness import WorkerProcess, produce, wait_drained, wait_until
 from tests.workers.test_pipeline import AS_OF, START, command, outcomes
+from tests.conftest import broker_scope_or_module
 from workers.names import ingest_topics
 
 # ~90 s for the two lanes (a worker billing the stream, four projector processes per lane): run by
@@ -58,7 +59,7 @@ def worker_env(tmp) -> dict[str, str]:
             "BACKOFFICE_SMTP_PORT": "1", "BACKOFFICE_SMTP_ATTEMPTS": "1", "BACKOFFICE_SCHEDULER_INTERVAL": "3600"}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=broker_scope_or_module)
 def billed(kafka_bootstrap, tmp_path_factory):
     """Two tenants' weeks of ATS events (some bad), billed by one worker: the topics to project."""
     name = f"rm{dt.datetime.now().strftime('%H%M%S%f')}"

@@ -18,13 +18,14 @@ from schemas.topics import BILLING_INVOICES, BILLING_PAYLINES, DLQ_SUFFIX, TOPIC
 from tests.readmodel.test_projector import publish_tenants, worker_env
 from tests.workers.harness import WorkerProcess, wait_drained
 from tests.workers.test_pipeline import AS_OF
+from tests.conftest import broker_scope_or_module
 from workers.names import ingest_topics
 
 # ~60 s (a worker, a projector, PDF rendering): run by `make test-reliability`
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.reliability]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=broker_scope_or_module)
 def live(kafka_bootstrap, tmp_path_factory):
     name = f"rd{dt.datetime.now().strftime('%H%M%S%f')}"
     tmp = tmp_path_factory.mktemp("reads")

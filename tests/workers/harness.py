@@ -9,9 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
-from infra.kafka import producer_config
+from infra.kafka import consumer_config, producer_config
 from infra.offsets import group_lag
 from infra.readback import read_to_end
 from schemas.codec import decode, encode
@@ -109,6 +109,41 @@ def wait_until(predicate, timeout: float, interval: float = 0.5, message: str = 
             last = exc
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}; last: {last!r}")
+
+
+def wait_while_moving(predicate, progress, idle: float, cap: float, interval: float = 2.0,
+                      message: str = "condition"):
+    """Like wait_until, but a slow system is not a failure: wait as long as `progress()` (any value
+    that changes when the system under test does work) keeps changing, and fail once it has stood
+    still for `idle` seconds (stuck: a real problem) or after `cap` seconds in all."""
+    start = time.monotonic()
+    moved, seen, last = start, None, None
+    while (now := time.monotonic()) - start < cap:
+        try:
+            last = predicate()
+            if last:
+                return last
+            mark = progress()
+            if mark != seen:
+                moved, seen = now, mark
+        except Exception as exc:  # topic not created yet, etc.
+            last = exc
+        if now - moved > idle:
+            raise AssertionError(f"nothing moved for {idle}s (progress: {seen!r}) waiting for {message}; "
+                                 f"last: {last!r}")
+        time.sleep(interval)
+    raise AssertionError(f"still moving but not done after {cap}s waiting for {message}; last: {last!r}")
+
+
+def committed_total(bootstrap: str, group: str, topics: list[str], timeout: float = 10.0) -> int:
+    """The sum of a consumer group's committed offsets over the topics: it grows as the group works."""
+    consumer = Consumer(consumer_config(bootstrap, group))
+    try:
+        parts = [TopicPartition(t, p) for t in topics
+                 for p in consumer.list_topics(t, timeout=timeout).topics[t].partitions]
+        return sum(max(tp.offset, 0) for tp in consumer.committed(parts, timeout=timeout))
+    finally:
+        consumer.close()
 
 
 def wait_drained(bootstrap: str, group: str, topics: list[str], timeout: float = 120) -> None:
