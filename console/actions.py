@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from ops.commands import command_record, publish_many_and_wait
 from readmodel import queries as q
+from readmodel.freshness import topic_ends     # the topics the screens show, as the CLI waits for them
 
 #: The worker's finding codes, for a clerk.
 PLAIN = {
@@ -27,27 +28,6 @@ class Result:
     invoice_ids: list[str] = field(default_factory=list)
     stale: bool = False
 
-
-#: The topics the screens show (as cli/reads.py waits for them).
-SHOWN = ("billing.invoices", "billing.paylines", "billing.outcomes", "billing.sync")
-
-
-def topic_ends(bootstrap: str) -> dict[tuple[str, int], int]:
-    """{(topic, partition): log end} of the shown topics, now."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    from infra.kafka import consumer_config
-    from infra.offsets import log_end_offsets
-
-    consumer = Consumer(consumer_config(bootstrap, None, **{"group.id": "console-read-ends"}))
-    try:
-        parts = []
-        for topic in SHOWN:
-            md = consumer.list_topics(topic, timeout=10).topics.get(topic)
-            parts += [TopicPartition(topic, p) for p in (md.partitions if md and not md.error else ())]
-    finally:
-        consumer.close()
-    return {k: high for k, (_, high) in log_end_offsets(bootstrap, parts).items()}
 
 
 class Actions:

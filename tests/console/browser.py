@@ -4,12 +4,11 @@ BACKOFFICE_REQUIRE_CHROMIUM=1 (.ci/run sets it)."""
 from __future__ import annotations
 
 import shutil
-import warnings
 from pathlib import Path
 
-import pytest
 
 from infra.settings import load_settings
+from tests.lanes import missing
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENS = ROOT / "test-artifacts" / "console"
@@ -23,11 +22,7 @@ def chromium_paths() -> tuple[str, str]:
         return browser, driver
     reason = ("chromium / chromedriver not found (apt-get install chromium chromium-driver): the console's "
               "browser tests DID NOT RUN")
-    if load_settings().require_chromium:
-        pytest.fail(f"BACKOFFICE_REQUIRE_CHROMIUM=1: {reason}")
-    warnings.warn(reason)
-    print(f"\n*** SKIPPED: {reason} ***")
-    pytest.skip(reason)
+    missing(reason, load_settings().require_chromium, "BACKOFFICE_REQUIRE_CHROMIUM")
 
 
 def start_chrome(browser: str, driver: str):

@@ -4,13 +4,13 @@ or fails when BACKOFFICE_REQUIRE_POSTGRES=1 (.ci/run sets it)."""
 from __future__ import annotations
 
 import itertools
-import warnings
 
 import pytest
 import sqlalchemy as sa
 
 from infra.pgserver import PostgresServer, binaries
 from infra.settings import load_settings
+from tests.lanes import missing
 
 _databases = itertools.count()
 
@@ -20,11 +20,7 @@ def postgres_server():
     if binaries() is None:
         reason = ("PostgreSQL binaries (initdb, postgres) not found in /usr/local/bin or /usr/lib/postgresql/*/bin: "
                   "the PostgreSQL lane of the read-model tests DID NOT RUN (apt-get install postgresql)")
-        if load_settings().require_postgres:
-            pytest.fail(f"BACKOFFICE_REQUIRE_POSTGRES=1: {reason}")
-        warnings.warn(reason)
-        print(f"\n*** SKIPPED: {reason} ***")
-        pytest.skip(reason)
+        missing(reason, load_settings().require_postgres, "BACKOFFICE_REQUIRE_POSTGRES")
     with PostgresServer() as server:
         yield server
 
