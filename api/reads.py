@@ -33,9 +33,6 @@ def engine(request: Request) -> Engine:
 
 
 DB = Annotated[Engine, Depends(engine)]
-HEALTH_COMMANDS = ("GENERATE", "CLOSE_WINDOW", "CONSOLIDATE")
-
-
 def _s(value) -> str | None:
     if isinstance(value, dt.datetime):
         return iso(value)
@@ -104,12 +101,7 @@ def invoice_answer(detail: dict) -> dict:
             summary="The findings of the tenant's latest health check (its last generate, close-window or "
                     "consolidate)")
 def tenant_health(tenant: Tenant, db: DB) -> dict:
-    ran = [o for o in q.outcomes_of(db, tenant, HEALTH_COMMANDS) if o["ok"] or o["findings"]]
-    last = ran[-1] if ran else None
-    findings = [{k: f.get(k) or "" for k in ("severity", "code", "message", "ref")} for f in (last or {}).get(
-        "findings", [])]
-    return {"tenant_id": tenant, "ok": not any(f["severity"] == "ERROR" for f in findings), "findings": findings,
-            "checked_at": _s(last["occurred_at"]) if last else None, "command_id": last["command_id"] if last else None}
+    return q.latest_health(db, tenant)
 
 
 @router.get("/windows", response_model=m.TenantWindows,

@@ -1,5 +1,5 @@
 """Read commands from the read model (`backoffice projector` fills it): batches, invoices,
-invoice N, lines, dead-letters, pdf N. Human identifiers (invoice numbers, account names,
+invoice N, lines, dead-letters, health, pdf N. Human identifiers (invoice numbers, account names,
 pay-line short ids), tables for people, --json for scripts.
 
 Before reading, a command waits (bounded, --timeout) until the projector has reached the
@@ -212,3 +212,22 @@ def pdf(number, tenant, output, kind) -> None:
     except DocumentStoreError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{output}: {stored[-1].size} bytes ({wanted} {number})")
+
+
+@cli.command()
+@click.option("--tenant", required=True)
+@read_options
+def health(tenant, as_json, timeout, no_wait) -> None:
+    """The findings of the tenant's latest health check (each generate and scheduled close runs one
+    over the pending lines first), each with the record to fix."""
+    found = q.latest_health(_fresh_engine(timeout, not no_wait), tenant)
+    if as_json:
+        return _json(found)
+    if found["checked_at"] is None:
+        click.echo(f"no health check has run yet for {tenant}: generate runs one over the pending lines first")
+        return
+    verdict = "passed" if not found["findings"] else ("errors: generation refused" if not found["ok"]
+                                                       else "warnings only: generation went ahead")
+    click.echo(f"health check of {tenant} at {found['checked_at']} ({found['command_id']}): {verdict}")
+    _table(found["findings"], [("severity", "SEVERITY"), ("code", "CODE"), ("message", "FINDING"),
+                               ("ref", "RECORD TO FIX")])

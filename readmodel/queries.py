@@ -339,3 +339,21 @@ def outcomes_of(engine: Engine, tenant: str, commands: tuple[str, ...] | None = 
     for r in found:
         r["findings"], r["invoice_ids"] = json.loads(r["findings"]), json.loads(r["invoice_ids"])
     return found
+
+
+HEALTH_COMMANDS = ("GENERATE", "CLOSE_WINDOW", "CONSOLIDATE")
+
+
+def latest_health(engine: Engine, tenant: str) -> dict:
+    """The findings of the tenant's latest health check: each Generate, scheduled close and
+    Consolidate runs one over the pending lines first and answers its findings in the outcome.
+    `checked_at` (UTC, ISO) and `command_id` say which; both None when none has run yet."""
+    ran = [o for o in outcomes_of(engine, tenant, HEALTH_COMMANDS) if o["ok"] or o["findings"]]
+    last = ran[-1] if ran else None
+    findings = [{k: f.get(k) or "" for k in ("severity", "code", "message", "ref")}
+                for f in (last or {}).get("findings", [])]
+    at = last["occurred_at"] if last else None
+    if isinstance(at, dt.datetime):         # SQLite hands back naive datetimes; they are UTC
+        at = (at if at.tzinfo is not None else at.replace(tzinfo=dt.timezone.utc)).isoformat()
+    return {"tenant_id": tenant, "ok": not any(f["severity"] == "ERROR" for f in findings), "findings": findings,
+            "checked_at": None if at is None else str(at), "command_id": last["command_id"] if last else None}
