@@ -34,28 +34,13 @@ class ConsoleApp:
         self.settings = settings
         self.engine = engine if engine is not None else engine_for(database_url(settings))
         if migrate_read_model:      # the screens work before the projector has run
-            self._migrate(migrate)
+            migrate(self.engine)      # takes turns with a projector migrating at the same moment
         self.store = ConsoleStore(sa.create_engine(console_database_url(settings)))
         self.actions = Actions(settings.kafka_bootstrap_servers, self.engine, settings.console_command_timeout,
                                publish, settings.projector_group)
         self.lag_monitor = None
         self.templates: dict[str, list[str]] | None = None
         self.throttle = LoginThrottle()
-
-    def _migrate(self, migrate) -> None:
-        """A projector starting at the same moment may be migrating too (on SQLite the loser's
-        CREATE TABLE fails and rolls back): try again, the second attempt finds the tables."""
-        import time
-
-        import sqlalchemy as sa
-
-        for attempt in range(10):
-            try:
-                return migrate(self.engine)
-            except sa.exc.OperationalError:
-                if attempt == 9:
-                    raise
-                time.sleep(1)
 
     def zone(self, tenant: str) -> str:
         saved = self.store.setup(tenant)

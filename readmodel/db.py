@@ -1,12 +1,14 @@
 """Engine and migrations: Alembic upgrades the database to head when the projector starts."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -34,10 +36,19 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
-def migrate(engine: Engine) -> None:
-    """Upgrade to the newest revision; several projectors starting at once take turns (the
-    version table's row is written in the migration's transaction)."""
-    with engine.begin() as connection:
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+def migrate(engine: Engine, attempts: int = 10) -> None:
+    """Upgrade to the newest revision. Processes starting at once (a projector, `backoffice api`,
+    the console) may all try: on SQLite the loser's CREATE TABLE fails ("already exists") while the
+    winner is still migrating, so the loser waits and tries again until it finds the newest
+    revision stamped; a process never dies of a neighbour's migration."""
+    for attempt in range(attempts):
+        try:
+            with engine.begin() as connection:
+                config = alembic_config()
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+            return
+        except DBAPIError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
