@@ -8,11 +8,12 @@ from confluent_kafka import Consumer, TopicPartition
 
 from infra.admin import create_topics
 from infra.kafka import consumer_config
-from schemas.topics import ATS_ACCOUNTS, ATS_FEES, ATS_PLACEMENTS, ATS_TIMESHEETS, BILLING_OUTCOMES
+from schemas.topics import ATS_ACCOUNTS, ATS_FEES, ATS_PLACEMENTS, ATS_TIMESHEETS, BILLING_COMMANDS, BILLING_OUTCOMES
 from simulator.generate import generate
 from simulator.publish import publish
 from workers.names import ingest_topics
-from tests.workers.harness import WorkerProcess, produce, read_table, records_by, wait_drained, wait_until
+from tests.workers.harness import (WorkerProcess, committed_total, produce, read_table, records_by, wait_drained,
+                                  wait_until, wait_while_moving)
 from tests.workers.oracle import assert_gapless, assert_invoiced_exactly_once, due_by, prefixed
 from tests.workers.test_pipeline import command
 
@@ -69,9 +70,15 @@ def test_two_workers_with_a_kill9_match_one_worker(kafka_bootstrap, tmp_path, un
         produce(kafka_bootstrap, [command(t, c, "GENERATE", as_of=KILL_AS_OF) for t, c in ids.items()])
         time.sleep(0.5)
         pair[1].kill9()                                     # mid-window for the pair
-        got = wait_until(lambda: (o := _outcomes(kafka_bootstrap, set(ids.values())))
-                         and all(len(o.get(c, [])) >= 2 for c in ids.values()) and o, 180,
-                         message=f"both apps' outcomes; survivor log:\n{pair[0].log()[-2000:]}")
+        # The survivor recovers the killed worker's partitions and closes the window on them: slow on
+        # a loaded machine, so wait as long as the pair's group moves (its window and document topics,
+        # the outcomes that arrive) and fail once nothing has moved for 120 s.
+        moving = [BILLING_COMMANDS, f"{pair_app}-window-lines", f"{pair_app}-document-commands"]
+        got = wait_while_moving(lambda: (o := _outcomes(kafka_bootstrap, set(ids.values())))
+                                and all(len(o.get(c, [])) >= 2 for c in ids.values()) and o,
+                                lambda: (committed_total(kafka_bootstrap, pair_app, moving),
+                                         sum(map(len, _outcomes(kafka_bootstrap, set(ids.values())).values()))),
+                                idle=120, cap=600, message=f"both apps' outcomes; survivor log:\n{pair[0].log()[-2000:]}")
         assert all(r["ok"] for rs in got.values() for r in rs), [(r["message"], r["findings"]) for rs in got.values()
                                                                  for r in rs if not r["ok"]]
         for rs in got.values():        # both apps generated the same documents for the window
