@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from ops.commands import command_record, publish_many_and_wait
 from readmodel import queries as q
-from readmodel.freshness import topic_ends     # the topics the screens show, as the CLI waits for them
+from readmodel import freshness
 
 #: The worker's finding codes, for a clerk.
 PLAIN = {
@@ -84,18 +84,19 @@ class Actions:
     def wait_read_model(self, command_id: str, timeout: float, voided: str | None = None) -> bool:
         """Until the read model holds everything the shown topics held once the outcome came (the
         document's new status with it), the outcome, the invoices it names and (after a void) the
-        lines freed; False when it has not within `timeout`."""
-        deadline = time.monotonic() + timeout
-        ends = None
+        lines freed; False when it has not within `timeout`. The CLI's and the API's wait
+        (readmodel.freshness); without a broker (a publisher handed in), the outcome's alone."""
         if self._publish is None and self.bootstrap:
             try:
-                ends = topic_ends(self.bootstrap)
-            except Exception:  # noqa: BLE001 - the broker's errors: fall back to the outcome alone
-                ends = None
+                freshness.wait_caught_up(self.engine, self.projector_group, self.bootstrap, timeout, command_id,
+                                         released=voided)
+                return True
+            except freshness.NotCaughtUp:
+                return False
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             done = q.projected_outcome(self.engine, command_id)
-            if done is not None and not done["missing_invoices"] and not (voided and q.invoiced_on(self.engine, voided)) \
-                    and not (ends and q.behind(self.engine, self.projector_group, ends)):
+            if done is not None and not done["missing_invoices"] and not (voided and q.invoiced_on(self.engine, voided)):
                 return True
             time.sleep(0.2)
         return False
